@@ -1,0 +1,288 @@
+"""From a model specification to a compiled Keras model.
+
+A user specifies the model in one of four ways: a callable that returns a model
+(``model=``), a Keras 2 style ``build_fn=``, a ``keras.Model`` instance (cloned on
+every fit so the user's object is never mutated), or nothing, which gives the
+built-in MLP. :func:`build_model` turns any of them into a fresh model, and
+:func:`compile_model` compiles it with the routed optimizer, loss and metrics
+unless the builder already did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+
+from .routing import accepts_var_keyword, route_params, signature_parameters
+
+Builder = Callable[..., keras.Model]
+
+#: Builder arguments filled by skkeras rather than by a parameter of the same name.
+PROVIDED_ARGUMENTS = ("meta", "compile_kwargs", "params")
+
+
+def build_mlp(
+    meta: Mapping[str, Any],
+    hidden_layer_sizes: Sequence[int] | int = (100,),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    kernel_initializer: str = "glorot_uniform",
+    l2: float = 0.0,
+    output_activation: str | None = None,
+) -> keras.Model:
+    """The built-in multi-layer perceptron, sized from the data in ``meta``.
+
+    Set its hyperparameters on an estimator as ``model__hidden_layer_sizes=(64, 32)``,
+    ``model__dropout=0.1`` and so on. The output layer follows the target: one
+    sigmoid unit for binary labels, a softmax over the classes, one sigmoid per
+    label for multilabel targets, or one linear unit per regression output.
+    """
+    if isinstance(hidden_layer_sizes, int):
+        hidden_layer_sizes = (hidden_layer_sizes,)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs, features = _mlp_inputs(meta)
+    hidden = features
+    for units in hidden_layer_sizes:
+        hidden = keras.layers.Dense(
+            int(units), activation=activation, kernel_initializer=kernel_initializer,
+            kernel_regularizer=regularizer,
+        )(hidden)
+        if dropout:
+            hidden = keras.layers.Dropout(dropout)(hidden)
+    units, default_activation = _mlp_output(meta)
+    outputs = keras.layers.Dense(
+        units, activation=output_activation or default_activation,
+        kernel_initializer=kernel_initializer,
+    )(hidden)
+    return keras.Model(inputs, outputs, name="skkeras_mlp")
+
+
+def _mlp_inputs(meta: Mapping[str, Any]) -> tuple[Any, Any]:
+    shapes = meta["input_shapes_"]
+    inputs = {name: keras.Input(shape=shape, name=name) for name, shape in shapes.items()}
+    flat = [
+        keras.layers.Flatten()(tensor) if len(shape) > 1 else tensor
+        for tensor, shape in zip(inputs.values(), shapes.values(), strict=True)
+    ]
+    if len(flat) == 1:
+        (only,) = inputs.values()
+        return only, flat[0]
+    return inputs, keras.layers.Concatenate()(flat)
+
+
+def _mlp_output(meta: Mapping[str, Any]) -> tuple[int, str]:
+    target_type = meta["target_type_"]
+    if target_type == "binary":
+        return 1, "sigmoid"
+    if target_type == "multiclass":
+        return meta["n_classes_"], "softmax"
+    if target_type == "multilabel-indicator":
+        return meta["n_classes_"], "sigmoid"
+    return meta["n_outputs_"], "linear"
+
+
+def resolve_builder(model: Any, build_fn: Any) -> Builder | keras.Model:
+    """The one model specification in use, checking that at most one was given."""
+    if model is not None and build_fn is not None:
+        raise ValueError(
+            "Both model= and build_fn= were given: use model= (build_fn= is its Keras 2 name)."
+        )
+    spec = model if model is not None else build_fn
+    if spec is None:
+        return build_mlp
+    if isinstance(spec, keras.Model) or callable(spec):
+        return spec
+    raise ValueError(
+        f"model= must be a callable returning a keras.Model, a keras.Model instance or "
+        f"None (built-in MLP); got {type(spec).__name__}."
+    )
+
+
+def builder_arguments(
+    builder: Builder,
+    *,
+    routed: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    wrapper_params: Mapping[str, Any],
+    wrapper_defaults: Mapping[str, Any],
+    provided: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The keyword arguments a builder is called with, by its signature.
+
+    For each argument name, in order of precedence: a routed ``model__name``
+    value, a plain keyword given to the estimator (``KerasClassifier(build_fn=f,
+    init="uniform")``), what skkeras provides (``meta``, ``compile_kwargs``,
+    ``params``), and finally an estimator parameter of the same name (the Keras 2
+    convention where ``optimizer`` reaches ``build_fn``), which is passed only if
+    the builder has no default for it or the user changed it from the estimator's
+    default, so a builder's own defaults stand unless the user overrides them.
+    """
+    accepted = signature_parameters(builder)
+    takes_kwargs = accepts_var_keyword(builder)
+    unknown = [
+        name for name in [*routed, *extra] if name not in accepted and not takes_kwargs
+    ]
+    if unknown:
+        raise ValueError(
+            f"{_describe(builder)} does not take the argument(s) {sorted(unknown)}; it "
+            f"takes {sorted(accepted) or 'no keyword arguments'}. Fix the parameter "
+            "name, or add it to the builder's signature."
+        )
+    arguments = {**provided} if takes_kwargs else {
+        name: value for name, value in provided.items() if name in accepted
+    }
+    for name, parameter in accepted.items():
+        if name in routed or name in extra or name in provided:
+            continue
+        if name in wrapper_params:
+            value = wrapper_params[name]
+            if parameter.default is parameter.empty or not _same(value, wrapper_defaults.get(name)):
+                arguments[name] = value
+    arguments.update(extra)
+    arguments.update(routed)
+    return arguments
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a is b or a == b)
+    except Exception:  # arrays and odd objects: treat as changed
+        return False
+
+
+def _describe(builder: Any) -> str:
+    name = getattr(builder, "__qualname__", None) or type(builder).__name__
+    return f"The model builder {name}()"
+
+
+def call_builder(builder: Builder, arguments: Mapping[str, Any]) -> keras.Model:
+    """Call the builder and check that it returned a Keras model."""
+    model = builder(**arguments)
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"{_describe(builder)} returned {type(model).__name__}, not a keras.Model: "
+            "it must return the (compiled or uncompiled) model it builds."
+        )
+    return model
+
+
+def clone_model_instance(model: keras.Model) -> keras.Model:
+    """A fresh copy of a user's model, with new weights and its compile configuration."""
+    clone = keras.models.clone_model(model)
+    if model.compiled:
+        clone.compile_from_config(model.get_compile_config())
+    return clone
+
+
+def _camel_case(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _instantiate(spec: Any, kwargs: Mapping[str, Any], module: Any, kind: str) -> Any:
+    """Make a Keras object from a name, class or instance plus routed constructor kwargs."""
+    if isinstance(spec, type):
+        return spec(**kwargs)
+    if isinstance(spec, str):
+        if not kwargs:
+            return spec
+        cls = getattr(module, _camel_case(spec), None) or getattr(module, spec, None)
+        if not isinstance(cls, type):
+            raise ValueError(
+                f"{kind}={spec!r} with {kind}__ parameters {sorted(kwargs)}: no {kind} class "
+                f"named {spec!r} was found in keras.{module.__name__.split('.')[-1]}; pass the class."
+            )
+        return cls(**kwargs)
+    if kwargs:
+        if not hasattr(spec, "get_config"):
+            raise ValueError(f"{kind}__ parameters {sorted(kwargs)} given, but {kind}={spec!r} cannot be reconfigured.")
+        return type(spec).from_config({**spec.get_config(), **kwargs})
+    return spec
+
+
+def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizers.Optimizer:
+    """A fresh optimizer (one per fit: a Keras optimizer binds to one model's variables)."""
+    if isinstance(optimizer, str):
+        optimizer = type(keras.optimizers.get(optimizer))
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return type(optimizer).from_config({**optimizer.get_config(), **kwargs})
+    if isinstance(optimizer, type):
+        return optimizer(**kwargs)
+    raise ValueError(
+        f"optimizer must be a name, an optimizer class or instance, got {optimizer!r}."
+    )
+
+
+def make_loss(loss: Any, kwargs: Mapping[str, Any]) -> Any:
+    return _instantiate(loss, kwargs, keras.losses, "loss")
+
+
+def make_metrics(metrics: Any, kwargs: Mapping[str, Any]) -> Any:
+    """Metrics with ``metrics__name`` (all) or ``metrics__0__name`` (the first) applied."""
+    if metrics is None:
+        return None
+    items = list(metrics) if isinstance(metrics, list | tuple) else [metrics]
+    shared = {k: v for k, v in kwargs.items() if "__" not in k}
+    made = []
+    for i, metric in enumerate(items):
+        own = {**shared, **route_params(kwargs, str(i))}
+        made.append(_instantiate(metric, own, keras.metrics, "metrics"))
+    return made
+
+
+def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.callbacks.Callback]:
+    """Callback instances from ``callbacks`` (a list, or a dict of named callbacks).
+
+    ``callbacks__patience=3`` configures every callback given as a class;
+    ``callbacks__0__patience`` or ``callbacks__<name>__patience`` only one.
+    """
+    if callbacks is None:
+        return []
+    named = callbacks if isinstance(callbacks, Mapping) else dict(enumerate(
+        callbacks if isinstance(callbacks, list | tuple) else [callbacks]
+    ))
+    shared = {k: v for k, v in kwargs.items() if "__" not in k}
+    made = []
+    for key, callback in named.items():
+        own = route_params(kwargs, str(key))
+        if isinstance(callback, type):
+            made.append(callback(**{**shared, **own}))
+        elif own:
+            raise ValueError(
+                f"callbacks__{key}__ parameters {sorted(own)} given, but callback {key!r} is "
+                "an instance: pass its class to configure it through parameters."
+            )
+        else:
+            made.append(callback)
+    return made
+
+
+def compile_model(model: keras.Model, compile_kwargs: Mapping[str, Any]) -> keras.Model:
+    """Compile the model unless its builder already did."""
+    if not model.compiled:
+        model.compile(**compile_kwargs)
+    return model
+
+
+def output_width(model: keras.Model, sample_inputs: Any) -> int:
+    """Values per sample in the model's (single) output, building the model if needed."""
+    outputs = getattr(model, "outputs", None)
+    if outputs is not None and len(outputs) > 1:
+        raise ValueError(
+            f"The model has {len(outputs)} outputs; skkeras estimators support one output "
+            "tensor (use one Dense layer with several units for several targets)."
+        )
+    if outputs:
+        shape = tuple(outputs[0].shape)
+    else:
+        prediction = model(sample_inputs, training=False)
+        if isinstance(prediction, list | tuple | dict):
+            raise ValueError("The model returns several outputs; skkeras supports one.")
+        shape = tuple(prediction.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"The model's output has shape {shape}; skkeras estimators need (batch, units)."
+        )
+    return int(shape[1])
+

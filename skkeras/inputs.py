@@ -1,0 +1,164 @@
+"""Validation of the features ``X`` and their conversion into model inputs.
+
+Everything a user may pass as ``X`` goes through here: NumPy arrays, lists,
+pandas DataFrames, and dicts of arrays for models with several named inputs.
+scikit-learn's own validation does the checking, so errors read the way
+scikit-learn users expect; this module adds what Keras needs on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.utils.validation import check_array, validate_data
+
+#: The dtype the models see. Keras layers default to float32.
+MODEL_DTYPE = np.float32
+
+# Column groups for multi-input models: input name -> column indices or names.
+InputColumns = Mapping[str, Sequence[int] | Sequence[str] | slice]
+
+
+def reject_sparse(X: Any, name: str = "X") -> None:
+    """Raise a ValueError for sparse input, which Keras layers cannot consume."""
+    if scipy.sparse.issparse(X):
+        raise ValueError(
+            f"Sparse input is not supported: {name} is a {type(X).__name__}. "
+            "Convert it to a dense array first, e.g. with X.toarray()."
+        )
+
+
+def _is_dict_input(X: Any) -> bool:
+    # scipy's dok sparse format subclasses dict, so test sparsity first
+    return isinstance(X, Mapping) and not scipy.sparse.issparse(X)
+
+
+def _check_dict_input(X: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if not X:
+        raise ValueError("X is an empty dict: give one array per model input.")
+    arrays = {}
+    for name, value in X.items():
+        reject_sparse(value, name=f"X[{name!r}]")
+        arrays[name] = check_array(
+            value, ensure_2d=False, allow_nd=True, dtype=(np.float32, np.float64),
+            input_name=f"X[{name!r}]",
+        )
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"The arrays in X have different numbers of rows: {lengths}.")
+    return arrays
+
+
+def n_rows(X: np.ndarray | Mapping[str, np.ndarray]) -> int:
+    """Number of samples in validated X (an array or a dict of arrays)."""
+    if isinstance(X, Mapping):
+        return len(next(iter(X.values())))
+    return len(X)
+
+
+def validate_features(
+    estimator: Any, X: Any, *, reset: bool
+) -> np.ndarray | dict[str, np.ndarray]:
+    """Validate X alone: for predict-time calls, or fit with a dict input.
+
+    With ``reset=True`` this records ``n_features_in_`` and ``feature_names_in_``
+    (array or DataFrame input); with ``reset=False`` it checks X against them.
+    """
+    reject_sparse(X)
+    if _is_dict_input(X):
+        return _check_dict_input(X)
+    return validate_data(
+        estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64)
+    )
+
+
+def validate_features_and_target(
+    estimator: Any, X: Any, y: Any, *, y_numeric: bool
+) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
+    """Validate X and y together at fit time, recording the feature metadata.
+
+    ``y_numeric`` converts object targets to floats (regression); classifiers
+    keep their labels as given.
+    """
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y is None."
+        )
+    reject_sparse(X)
+    reject_sparse(y, name="y")
+    if _is_dict_input(X):
+        arrays = _check_dict_input(X)
+        for stale in ("n_features_in_", "feature_names_in_"):
+            if hasattr(estimator, stale):
+                delattr(estimator, stale)
+        y = check_array(y, ensure_2d=False, dtype="numeric" if y_numeric else None, input_name="y")
+        if len(y) != n_rows(arrays):
+            raise ValueError(
+                f"X has {n_rows(arrays)} rows but y has {len(y)}: they must match."
+            )
+        return arrays, y
+    return validate_data(
+        estimator, X, y, reset=True, allow_nd=True, multi_output=True,
+        dtype=(np.float32, np.float64), y_numeric=y_numeric,
+    )
+
+
+def _column_indices(
+    columns: Sequence[int] | Sequence[str] | slice,
+    feature_names: np.ndarray | None,
+    input_name: str,
+) -> Any:
+    if isinstance(columns, slice):
+        return columns
+    columns = list(columns)
+    if not columns:
+        raise ValueError(f"inputs[{input_name!r}] names no columns.")
+    if all(isinstance(c, str) for c in columns):
+        if feature_names is None:
+            raise ValueError(
+                f"inputs[{input_name!r}] names columns {columns}, but X has no column "
+                "names: fit on a DataFrame, or give column indices."
+            )
+        lookup = {name: i for i, name in enumerate(feature_names)}
+        missing = [c for c in columns if c not in lookup]
+        if missing:
+            raise ValueError(f"inputs[{input_name!r}]: columns {missing} are not in X.")
+        return [lookup[c] for c in columns]
+    return columns
+
+
+def split_inputs(
+    X: np.ndarray | Mapping[str, np.ndarray],
+    input_columns: InputColumns | None,
+    feature_names: np.ndarray | None = None,
+) -> np.ndarray | dict[str, np.ndarray]:
+    """Turn validated X into what the Keras model is called with, as float32.
+
+    A dict stays a dict. A 2-D array with an ``inputs`` mapping becomes one array
+    per named model input, taken from its column group, so that a multi-input
+    model still accepts one table (and works inside Pipelines and CV).
+    """
+    if _is_dict_input(X):
+        return {name: np.asarray(a, dtype=MODEL_DTYPE) for name, a in X.items()}
+    if input_columns is None:
+        return np.asarray(X, dtype=MODEL_DTYPE)
+    if X.ndim != 2:
+        raise ValueError(f"inputs= needs 2-D X to split by column, got shape {X.shape}.")
+    return {
+        name: np.ascontiguousarray(
+            X[:, _column_indices(columns, feature_names, name)], dtype=MODEL_DTYPE
+        )
+        for name, columns in input_columns.items()
+    }
+
+
+def take_rows(
+    X: np.ndarray | Mapping[str, np.ndarray], rows: np.ndarray | slice
+) -> np.ndarray | dict[str, np.ndarray]:
+    """Rows of model inputs, whether one array or a dict of arrays."""
+    if isinstance(X, Mapping):
+        return {name: a[rows] for name, a in X.items()}
+    return X[rows]

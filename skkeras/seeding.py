@@ -1,0 +1,63 @@
+"""Seeds for repeatable fits that leave the caller's global random state alone.
+
+Keras draws the seeds of initializers and dropout layers from Python's ``random``
+module when a layer is created, and unseeded ``keras.random`` calls use a global
+SeedGenerator. :func:`scoped_seed` sets both for the duration of a block and
+restores them afterwards, so seeding a fit never leaks into the user's program
+(scikeras leaves TensorFlow's determinism flag on; we never touch it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+_MAX_SEED = 2**31 - 1
+
+
+def resolve_seed(random_state: int | np.random.RandomState | None) -> int:
+    """One integer seed for a fit, following scikit-learn's ``random_state`` rules.
+
+    An int is used as it is; a RandomState (or None, meaning NumPy's global one)
+    is drawn from, so successive fits differ, as in scikit-learn.
+    """
+    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
+        return int(random_state) % (_MAX_SEED + 1)
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """An independent seed for one use (weights, shuffling, validation split...)."""
+    words = [seed] + [ord(c) for c in purpose]
+    return int(np.random.SeedSequence(words).generate_state(1)[0]) % _MAX_SEED
+
+
+def epoch_permutation(seed: int, epoch: int, n_samples: int) -> np.ndarray:
+    """The sample order of one epoch.
+
+    It depends only on the seed and the epoch's number, never on how many epochs
+    the fit runs: a 10-epoch fit is the exact prefix of a 100-epoch fit.
+    """
+    return np.random.default_rng([seed, epoch]).permutation(n_samples)
+
+
+@contextlib.contextmanager
+def scoped_seed(seed: int) -> Iterator[None]:
+    """Seed Python's ``random`` and Keras's global seed generator inside the block only."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    python_state = random.getstate()
+    generator_key = seed_generator.GLOBAL_SEED_GENERATOR
+    previous_generator = global_state.get_global_attribute(generator_key)
+    random.seed(seed)
+    global_state.set_global_attribute(generator_key, None)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        global_state.set_global_attribute(generator_key, previous_generator)

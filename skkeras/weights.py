@@ -1,0 +1,61 @@
+"""Class weights and sample weights, merged into the one weight per sample Keras receives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import _check_sample_weight
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Validate user sample weights: 1-D, one per sample, finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return None
+    weights = _check_sample_weight(
+        sample_weight, np.empty((n_samples, 0)), dtype=np.float64, ensure_non_negative=True
+    )
+    if not np.any(weights > 0):
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number: all sample "
+            "weights are zero, so no sample would be trained on."
+        )
+    return weights
+
+
+def class_sample_weight(
+    class_weight: Mapping[Any, float] | str | None, y: np.ndarray
+) -> np.ndarray | None:
+    """Per-sample weights from ``class_weight``: a dict {label: weight} or "balanced".
+
+    ``"balanced"`` weighs each class by ``n_samples / (n_classes * count)``, as
+    scikit-learn does. Labels absent from the dict keep weight 1.
+    """
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str) and class_weight != "balanced":
+        raise ValueError(
+            f"class_weight={class_weight!r} is not understood: give a dict "
+            "{label: weight}, 'balanced' or None."
+        )
+    if not isinstance(class_weight, str | Mapping):
+        raise ValueError(
+            f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}."
+        )
+    return compute_sample_weight(class_weight, y)
+
+
+def combine_weights(*weights: np.ndarray | None) -> np.ndarray | None:
+    """The elementwise product of the weight vectors that are given (None if none is)."""
+    given = [w for w in weights if w is not None]
+    if not given:
+        return None
+    combined = np.prod(np.vstack(given), axis=0)
+    if not np.any(combined > 0):
+        raise ValueError(
+            "The combined sample and class weights are zero for every sample: "
+            "no sample would be trained on."
+        )
+    return combined

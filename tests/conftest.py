@@ -1,0 +1,30 @@
+"""Test settings shared by every module: quiet TensorFlow, and small, seeded data."""
+
+import os
+
+# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of test logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import make_classification, make_regression  # noqa: E402
+
+
+@pytest.fixture
+def binary_data():
+    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, random_state=0)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture
+def multiclass_data():
+    X, y = make_classification(
+        n_samples=150, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    return X.astype(np.float32), y
+
+
+@pytest.fixture
+def regression_data():
+    X, y = make_regression(n_samples=120, n_features=5, noise=0.1, random_state=0)
+    return X.astype(np.float32), (y / 100).astype(np.float32)
