@@ -28,6 +28,7 @@ from .inputs import (
     validate_features,
     validate_features_and_target,
 )
+from .persistence import PersistenceMixin
 from .prediction import model_outputs
 from .routing import (
     ROUTING_PREFIXES,
@@ -47,7 +48,7 @@ _PER_CALL_OVERRIDES = (
 )
 
 
-class BaseWrapper(BaseEstimator):
+class BaseWrapper(PersistenceMixin, BaseEstimator):
     """Shared machinery of :class:`KerasClassifier` and :class:`KerasRegressor`.
 
     Parameters
