@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import engine as fast_engine
 from .inputs import n_rows, take_rows
 from .seeding import epoch_permutation
 
@@ -78,7 +79,7 @@ class EpochBatches(keras.utils.PyDataset):
         return take_rows(self.x, rows), self.y[rows], self.sample_weight[rows]
 
 
-def train(
+def train_with_fit(
     model: keras.Model,
     x: np.ndarray | Mapping[str, np.ndarray],
     y: np.ndarray,
@@ -95,7 +96,7 @@ def train(
     verbose: int,
     fit_kwargs: Mapping[str, Any],
 ) -> dict[str, list[float]]:
-    """Train ``model`` for ``epochs`` epochs; return the per-epoch history."""
+    """Train with ``keras.Model.fit`` over skkeras's batch order; return the history."""
     reserved = RESERVED_FIT_ARGUMENTS & set(fit_kwargs)
     if reserved:
         raise ValueError(
@@ -118,3 +119,41 @@ def train(
         **fit_kwargs,
     )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+#: Values of the estimators' ``engine`` parameter.
+ENGINES = ("auto", "fast", "keras")
+
+
+def train(
+    model: keras.Model,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    engine: str = "auto",
+    jit_compile: bool | None = None,
+    fit_kwargs: Mapping[str, Any],
+    callbacks: Sequence[keras.callbacks.Callback],
+    **settings: Any,
+) -> dict[str, list[float]]:
+    """Train ``model`` for ``epochs`` epochs and return the per-epoch history.
+
+    ``engine="auto"`` takes the compiled fast path (:mod:`skkeras.engine`) where it
+    applies and ``keras.Model.fit`` elsewhere; ``"fast"`` insists on the fast path
+    (an error says what prevents it); ``"keras"`` always uses ``Model.fit``.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    reasons = fast_engine.blockers(model, callbacks, fit_kwargs) if engine != "keras" else []
+    if engine == "fast" and reasons:
+        raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
+    if engine == "keras" or reasons:
+        return train_with_fit(
+            model, x, y, sample_weight, fit_kwargs=fit_kwargs, callbacks=callbacks, **settings
+        )
+    if jit_compile is None:
+        jit_compile = bool(model.jit_compile) if fast_engine.backend_name() == "tensorflow" else True
+    return fast_engine.train_fast(
+        model, x, y, sample_weight, callbacks=callbacks, jit_compile=jit_compile, **settings
+    )

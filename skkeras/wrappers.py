@@ -98,6 +98,13 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     inputs : dict or None, default=None
         For models with several named inputs: ``{input_name: columns}`` splits
         the columns of a 2-D X (indices, or names for DataFrames) among them.
+    engine : {"auto", "fast", "keras"}, default="auto"
+        How to train. ``"fast"`` runs each epoch as one compiled program that is
+        reused across fits of the same architecture (:mod:`skkeras.engine`);
+        ``"keras"`` calls ``keras.Model.fit``; ``"auto"`` takes the fast path
+        wherever it applies and ``Model.fit`` elsewhere (a custom ``train_step``,
+        per-batch callbacks, stateful layers, ``fit__`` arguments). Both give the
+        same numbers for the same seed.
     **kwargs
         Routed parameters (``model__*``, ``optimizer__*``, ``loss__*``,
         ``metrics__*``, ``callbacks__*``, ``fit__*``, ``predict__*``,
@@ -123,6 +130,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         run_eagerly: bool = False,
         epochs: int = 200,
         inputs: InputColumns | None = None,
+        engine: str = "auto",
         **kwargs: Any,
     ) -> None:
         self.model = model
@@ -141,6 +149,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         self.run_eagerly = run_eagerly
         self.epochs = epochs
         self.inputs = inputs
+        self.engine = engine
         # Routed (``optimizer__learning_rate``) and builder keyword parameters: kept
         # untouched, in one private dict, since their names are not in the signature.
         self._extra_params = dict(kwargs)
@@ -393,6 +402,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 validation_batch_size=settings["validation_batch_size"],
                 verbose=settings["verbose"],
                 fit_kwargs={**self._routed("fit"), **call_kwargs},
+                engine=self.engine,
             )
 
         if not continuing:
@@ -509,6 +519,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         run_eagerly: bool = False,
         epochs: int = 200,
         inputs: InputColumns | None = None,
+        engine: str = "auto",
         class_weight: Mapping[Any, float] | str | None = None,
         threshold: float | None = None,
         **kwargs: Any,
@@ -518,7 +529,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             optimizer=optimizer, loss=loss, metrics=metrics, batch_size=batch_size,
             validation_batch_size=validation_batch_size, verbose=verbose,
             callbacks=callbacks, validation_split=validation_split, shuffle=shuffle,
-            run_eagerly=run_eagerly, epochs=epochs, inputs=inputs, **kwargs,
+            run_eagerly=run_eagerly, epochs=epochs, inputs=inputs, engine=engine, **kwargs,
         )
         self.class_weight = class_weight
         self.threshold = threshold

@@ -1,0 +1,521 @@
+"""The fast training path: a whole epoch of optimizer steps as one compiled call.
+
+``keras.Model.fit`` pays for adapters, iterators and callbacks on every call and
+dispatches each optimizer step separately; on small tabular data that overhead
+is nearly all of the time. Here one compiled program runs every step of an
+epoch, drawing batches from arrays that stay on the device, and it is cached by
+architecture, so a grid search compiles once per distinct configuration rather
+than once per fit.
+
+The program is built on Keras's stateless API (``stateless_call``,
+``stateless_compute_loss``, ``optimizer.stateless_apply``), so the numbers are
+those of ``Model.fit``: same loss, same regularisation, same optimizer update,
+same metrics. Each epoch's batches follow skkeras's seeded order. The last,
+short batch is padded to the full batch shape with rows of weight zero, and
+its real rows are weighted ``batch_size / rows`` so that Keras's
+``sum_over_batch_size`` reduction gives the short batch's mean, as ``fit`` does:
+one compiled shape serves every fold, where a fold one row longer would
+otherwise recompile.
+
+Where an assumption fails (a custom ``train_step``, per-batch callbacks,
+stateful layers, another loss reduction, ``fit__`` arguments), :func:`blockers`
+says why, and the caller falls back to ``Model.fit``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from .inputs import n_rows
+from .seeding import epoch_permutation
+
+#: Rows of the training arrays are padded up to a multiple of this, so folds of
+#: slightly different sizes share one compiled program.
+ROW_BUCKET = 256
+
+#: Compiled programs kept for reuse (least recently used dropped first).
+PROGRAM_CACHE_SIZE = 16
+
+_BATCH_HOOKS = (
+    "on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end",
+)
+
+
+def backend_name() -> str:
+    return keras.backend.backend()
+
+
+# --------------------------------------------------------------------- blockers
+def _overrides(obj: Any, name: str, base: type) -> bool:
+    method = getattr(obj, name, None)
+    return getattr(method, "__func__", method) is not getattr(base, name)
+
+
+def _per_batch_callback(callback: keras.callbacks.Callback) -> bool:
+    if isinstance(callback, keras.callbacks.ModelCheckpoint):
+        return callback.save_freq != "epoch"
+    if isinstance(callback, keras.callbacks.History | keras.callbacks.ProgbarLogger):
+        return False
+    return any(_overrides(callback, hook, keras.callbacks.Callback) for hook in _BATCH_HOOKS)
+
+
+def _loss_reduction(model: keras.Model) -> str:
+    loss = model.loss
+    if isinstance(loss, keras.losses.Loss):
+        return str(loss.reduction)
+    return "sum_over_batch_size"
+
+
+def blockers(
+    model: keras.Model,
+    callbacks: Sequence[keras.callbacks.Callback],
+    fit_kwargs: Mapping[str, Any],
+) -> list[str]:
+    """Reasons the fast path cannot train this model; empty if it can."""
+    reasons = []
+    if backend_name() not in ("tensorflow", "jax"):
+        reasons.append(f"the {backend_name()} backend (the fast path needs TensorFlow or JAX)")
+    if _overrides(model, "train_step", keras.Model) or _overrides(model, "test_step", keras.Model):
+        reasons.append(f"{type(model).__name__} defines its own train_step/test_step")
+    if model.run_eagerly:
+        reasons.append("run_eagerly=True")
+    if backend_name() == "jax" and model.jit_compile is False:
+        reasons.append("jit_compile=False on JAX")
+    if getattr(model.optimizer, "gradient_accumulation_steps", None):
+        reasons.append("gradient accumulation")
+    for layer in model._flatten_layers(include_self=False):
+        if getattr(layer, "stateful", False):
+            reasons.append(f"the stateful layer {layer.name!r}")
+    reduction = _loss_reduction(model)
+    if reduction != "sum_over_batch_size":
+        reasons.append(f"the loss reduction {reduction!r}")
+    for callback in callbacks:
+        if _per_batch_callback(callback):
+            reasons.append(f"the per-batch callback {type(callback).__name__}")
+    if fit_kwargs:
+        reasons.append(f"fit arguments {sorted(fit_kwargs)}")
+    return reasons
+
+
+# ------------------------------------------------------------- program cache
+def _canonical_config(model: keras.Model) -> str | None:
+    """The architecture as JSON, with auto-generated layer names replaced by positions.
+
+    Two builds of one architecture get different layer names (dense_3, dense_7);
+    mapping names to positions makes their configurations, and so their cache
+    keys, equal.
+    """
+    try:
+        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+        compile_config = model.get_compile_config() or {}
+    except Exception:  # a subclassed model without get_config: no reuse
+        return None
+    optimizer = compile_config.get("optimizer")
+    if isinstance(optimizer, dict):
+        config = dict(optimizer.get("config", {}))
+        config.pop("name", None)
+        if isinstance(config.get("learning_rate"), int | float):
+            config.pop("learning_rate")  # a variable: differs per fit, same program
+        compile_config = {**compile_config, "optimizer": {**optimizer, "config": config}}
+    text += json.dumps(compile_config, sort_keys=True, default=repr)
+    names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
+    for position, name in enumerate(names):
+        text = text.replace(json.dumps(name), f'"L{position}"')
+    return text
+
+
+def _input_signature(x: Any) -> str:
+    if isinstance(x, Mapping):
+        return repr(sorted((k, a.shape[1:], str(a.dtype)) for k, a in x.items()))
+    return repr((x.shape[1:], str(x.dtype)))
+
+
+_PROGRAMS: OrderedDict[str, _Program] = OrderedDict()
+
+
+def clear_program_cache() -> None:
+    """Forget every compiled program (they are rebuilt on demand)."""
+    _PROGRAMS.clear()
+
+
+def _variable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
+    groups = (model.trainable_variables, model.non_trainable_variables,
+              model.optimizer.variables, model.metrics_variables)
+    return [tuple(v.shape) for group in groups for v in group]
+
+
+def _program_for(model: keras.Model, key: str | None, jit_compile: bool) -> _Program:
+    if key is not None and key in _PROGRAMS:
+        program = _PROGRAMS[key]
+        if _variable_shapes(program.template) == _variable_shapes(model):
+            _PROGRAMS.move_to_end(key)
+            return program
+    program = _compile_program(model, jit_compile)
+    if key is not None:
+        _PROGRAMS[key] = program
+        while len(_PROGRAMS) > PROGRAM_CACHE_SIZE:
+            _PROGRAMS.popitem(last=False)
+    return program
+
+
+# ------------------------------------------------------------ the programs
+def _update_metrics(template: keras.Model, loss, rows, y, y_pred, mask, weight) -> None:
+    """Update the loss tracker and compiled metrics the way ``fit`` does for a short batch.
+
+    ``fit`` weighs the loss tracker by the batch's rows, applies sample weights to
+    ``weighted_metrics`` only, and leaves plain ``metrics`` unweighted; padding
+    rows are masked out of both.
+    """
+    template._loss_tracker.update_state(loss, sample_weight=rows)
+    compiled = template._compile_metrics
+    if compiled is None:
+        return
+    if not compiled.built:
+        compiled.build(y, y_pred)
+    for metric in compiled._flat_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=mask)
+    for metric in compiled._flat_weighted_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=weight)
+
+
+def _take_batch(data, plan, b):
+    x_all, y_all = data
+    index, loss_weight, metric_weight, mask, rows = plan
+    rows_b = index[b]
+    x = keras.tree.map_structure(lambda a: keras.ops.take(a, rows_b, axis=0), x_all)
+    y = keras.ops.take(y_all, rows_b, axis=0)
+    return x, y, loss_weight[b], metric_weight[b], mask[b], rows[b]
+
+
+def _training_kwargs(model: keras.Model, training: bool) -> dict[str, bool]:
+    return {"training": training} if model._call_has_training_arg else {}
+
+
+class _Program:
+    """Compiled train and evaluation epochs for one architecture and batch shape.
+
+    ``load`` takes a model's variables in, ``train_epoch``/``evaluate`` run one
+    compiled call each and return the metric logs, ``store`` writes the trained
+    variables back into a model.
+    """
+
+    def __init__(self, template: keras.Model) -> None:
+        self.template = template
+
+    def _groups(self, model: keras.Model) -> list[list[Any]]:
+        return [model.trainable_variables, model.non_trainable_variables,
+                model.optimizer.variables, model.metrics_variables]
+
+
+class _JaxProgram(_Program):
+    """JAX: pure functions of the variable values, through Keras's stateless API."""
+
+    def __init__(self, template: keras.Model, jit_compile: bool) -> None:
+        import jax
+
+        super().__init__(template)
+        self.state: list[Any] = []
+
+        def forward_loss(trainable, non_trainable, metrics_vars, optimizer_vars, x, y, weight, training):
+            y_pred, non_trainable, losses = template.stateless_call(
+                trainable, non_trainable, x, return_losses=True,
+                **_training_kwargs(template, training),
+            )
+            if losses:  # activity regularisation from the forward pass reaches compute_loss
+                template._losses_override = losses
+            loss, (_, non_trainable, metrics_vars) = template.stateless_compute_loss(
+                trainable, non_trainable, metrics_vars, x=x, y=y, y_pred=y_pred,
+                sample_weight=weight, training=training,
+            )
+            if losses:
+                template._losses_override = []
+            unscaled = loss
+            if training:
+                mapping = list(zip(template.optimizer.variables, optimizer_vars, strict=True))
+                with keras.StatelessScope(state_mapping=mapping):
+                    loss = template.optimizer.scale_loss(loss)
+            return loss, (unscaled, y_pred, non_trainable, metrics_vars)
+
+        grad_fn = jax.value_and_grad(
+            lambda trainable, *args: forward_loss(trainable, *args, training=True), has_aux=True
+        )
+
+        def metrics_after(metrics_vars, loss, rows, y, y_pred, mask, weight):
+            mapping = list(zip(template.metrics_variables, metrics_vars, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                _update_metrics(template, loss, rows, y, y_pred, mask, weight)
+            return [
+                scope.get_current_value(v) if scope.get_current_value(v) is not None else v.value
+                for v in template.metrics_variables
+            ]
+
+        def train_epoch(state, data, plan, n_batches):
+            def step(b, state):
+                trainable, non_trainable, optimizer_vars, metrics_vars = state
+                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
+                (_, (loss, y_pred, non_trainable, metrics_vars)), grads = grad_fn(
+                    trainable, non_trainable, metrics_vars, optimizer_vars, x, y, loss_weight
+                )
+                trainable, optimizer_vars = template.optimizer.stateless_apply(
+                    optimizer_vars, grads, trainable
+                )
+                metrics_vars = metrics_after(metrics_vars, loss, rows, y, y_pred, mask, metric_weight)
+                return [trainable, non_trainable, optimizer_vars, metrics_vars]
+
+            return jax.lax.fori_loop(0, n_batches, step, state)
+
+        def evaluate(state, data, plan, n_batches):
+            def step(b, state):
+                trainable, non_trainable, metrics_vars = state
+                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
+                _, (loss, y_pred, non_trainable, metrics_vars) = forward_loss(
+                    trainable, non_trainable, metrics_vars, None, x, y, loss_weight, training=False
+                )
+                metrics_vars = metrics_after(metrics_vars, loss, rows, y, y_pred, mask, metric_weight)
+                return [trainable, non_trainable, metrics_vars]
+
+            return jax.lax.fori_loop(0, n_batches, step, state)
+
+        self._train_epoch = jax.jit(train_epoch)
+        self._evaluate = jax.jit(evaluate)
+
+    def load(self, model: keras.Model) -> None:
+        self.state = [[v.value for v in group] for group in self._groups(model)]
+
+    def store(self, model: keras.Model) -> None:
+        for group, values in zip(self._groups(model)[:3], self.state[:3], strict=True):
+            _assign(group, values)
+
+    def train_epoch(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
+        self.state[3] = fresh_metrics
+        self.state = list(self._train_epoch(self.state, data, plan, n_batches))
+        return _logs(self.template, self.state[3])
+
+    def evaluate(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
+        _, _, metrics_vars = self._evaluate(
+            [self.state[0], self.state[1], fresh_metrics], data, plan, n_batches
+        )
+        return _logs(self.template, metrics_vars, prefix="val_")
+
+
+class _TensorFlowProgram(_Program):
+    """TensorFlow: a ``tf.function`` over the template's own variables, as ``fit``'s.
+
+    TensorFlow's optimizers refuse ``stateless_apply``, so the compiled loop
+    updates the template model's variables in place; ``load`` and ``store`` copy
+    a fit's values in and out, which lets every fit of the architecture reuse it.
+    """
+
+    def __init__(self, template: keras.Model, jit_compile: bool) -> None:
+        import tensorflow as tf
+
+        super().__init__(template)
+        optimizer = template.optimizer
+
+        def train_epoch(data, plan, n_batches):
+            for b in tf.range(n_batches):
+                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
+                with tf.GradientTape() as tape:
+                    y_pred = template(x, **_training_kwargs(template, True))
+                    loss = template._compute_loss(
+                        x=x, y=y, y_pred=y_pred, sample_weight=loss_weight, training=True
+                    )
+                    scaled = optimizer.scale_loss(loss)
+                grads = tape.gradient(scaled, template.trainable_weights)
+                optimizer.apply(grads, template.trainable_weights)
+                _update_metrics(template, loss, rows, y, y_pred, mask, metric_weight)
+            return tf.constant(0)
+
+        def evaluate(data, plan, n_batches):
+            for b in tf.range(n_batches):
+                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
+                y_pred = template(x, **_training_kwargs(template, False))
+                loss = template._compute_loss(
+                    x=x, y=y, y_pred=y_pred, sample_weight=loss_weight, training=False
+                )
+                _update_metrics(template, loss, rows, y, y_pred, mask, metric_weight)
+            return tf.constant(0)
+
+        self._train_epoch = tf.function(train_epoch, jit_compile=jit_compile, reduce_retracing=True)
+        self._evaluate = tf.function(evaluate, jit_compile=jit_compile, reduce_retracing=True)
+
+    def load(self, model: keras.Model) -> None:
+        if model is not self.template:
+            for source, target in zip(self._groups(model)[:3], self._groups(self.template)[:3], strict=True):
+                _assign(target, [v.value for v in source])
+
+    def store(self, model: keras.Model) -> None:
+        if model is not self.template:
+            for source, target in zip(self._groups(self.template)[:3], self._groups(model)[:3], strict=True):
+                _assign(target, [v.value for v in source])
+
+    def train_epoch(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
+        _assign(self.template.metrics_variables, fresh_metrics)
+        self._train_epoch(data, plan, n_batches)
+        return _logs(self.template)
+
+    def evaluate(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
+        _assign(self.template.metrics_variables, fresh_metrics)
+        self._evaluate(data, plan, n_batches)
+        return _logs(self.template, prefix="val_")
+
+
+def _compile_program(template: keras.Model, jit_compile: bool) -> _Program:
+    if backend_name() == "jax":
+        return _JaxProgram(template, jit_compile)
+    return _TensorFlowProgram(template, jit_compile)
+
+
+# ----------------------------------------------------------------- batching
+def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    if len(a) == rows:
+        return a
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), dtype=a.dtype)])
+
+
+def _bucket(n: int) -> int:
+    return -(-n // ROW_BUCKET) * ROW_BUCKET
+
+
+def _device_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, Any]:
+    x = keras.tree.map_structure(lambda a: keras.ops.convert_to_tensor(_pad_rows(a, rows)), x)
+    return x, keras.ops.convert_to_tensor(_pad_rows(y, rows))
+
+
+def epoch_plan(
+    order: np.ndarray, weights: np.ndarray | None, batch_size: int, max_batches: int
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """The arrays that drive one epoch: row indices, weights, padding mask, rows per batch.
+
+    ``order`` lists the rows in training order. Batches are cut from it; the last
+    is padded with masked rows, and its real rows' loss weights are scaled by
+    ``batch_size / rows`` so the padded batch's loss equals the short batch's.
+    """
+    n = len(order)
+    n_batches = -(-n // batch_size)
+    slots = max_batches * batch_size
+    index = np.zeros(slots, dtype=np.int32)
+    index[:n] = order
+    mask = np.zeros(slots, dtype=np.float32)
+    mask[:n] = 1.0
+    metric_weight = mask.copy() if weights is None else mask * _pad_rows(weights[order].astype(np.float32), slots)
+    rows = np.zeros(max_batches, dtype=np.float32)
+    rows[:n_batches] = batch_size
+    rows[n_batches - 1] = n - (n_batches - 1) * batch_size
+    shape = (max_batches, batch_size)
+    metric_weight = metric_weight.reshape(shape)
+    loss_weight = (metric_weight * (batch_size / np.maximum(rows, 1))[:, None]).astype(np.float32)
+    return (index.reshape(shape), loss_weight, metric_weight, mask.reshape(shape), rows), n_batches
+
+
+def _to_device(plan: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    return tuple(keras.ops.convert_to_tensor(a) for a in plan)
+
+
+# ----------------------------------------------------------------- training
+def _assign(variables: Sequence[Any], values: Sequence[Any]) -> None:
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def _prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
+    """Create the optimizer, loss and metric variables fit would create."""
+    sample = (
+        keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
+        np.ones(min(batch_size, len(y)), dtype=np.float32),
+    )
+    model._symbolic_build(data_batch=sample)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+
+
+def _logs(template: keras.Model, metrics_vars: Sequence[Any] | None = None, prefix: str = "") -> dict[str, float]:
+    if metrics_vars is not None:
+        _assign(template.metrics_variables, metrics_vars)
+    return {
+        prefix + name: float(keras.ops.convert_to_numpy(value))
+        for name, value in template.get_metrics_result().items()
+    }
+
+
+def train_fast(
+    model: keras.Model,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    first_epoch: int,
+    seed: int,
+    shuffle: bool,
+    callbacks: Sequence[keras.callbacks.Callback],
+    validation_data: tuple[Any, ...] | None,
+    validation_batch_size: int | None,
+    verbose: int,
+    jit_compile: bool,
+) -> dict[str, list[float]]:
+    """Train like ``model.fit`` over skkeras's batch order, one compiled call per epoch."""
+    n = n_rows(x)
+    rows = _bucket(n)
+    max_batches = -(-rows // batch_size)
+    _prepare(model, x, y, batch_size)
+    key = _canonical_config(model)
+    if key is not None:
+        key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|bs{batch_size}|rows{rows}|xla{jit_compile}"
+    program = _program_for(model, key, jit_compile)
+    data = _device_data(x, y, rows)
+    validation = _validation_inputs(validation_data, validation_batch_size or batch_size)
+
+    callback_list = keras.callbacks.CallbackList(
+        list(callbacks), add_history=True, add_progbar=verbose != 0, model=model,
+        verbose=verbose, epochs=epochs, steps=-(-n // batch_size),
+    )
+    history = next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
+    # Only callbacks beyond History look at the model between epochs.
+    interactive = validation is not None or len(callback_list.callbacks) > 1
+    model.stop_training = False
+    model.reset_metrics()
+    # Copies: on TensorFlow a variable's .value is the live variable, not a snapshot.
+    fresh_metrics = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
+    callback_list.on_train_begin()
+    program.load(model)
+    try:
+        for epoch in range(epochs):
+            callback_list.on_epoch_begin(epoch)
+            order = epoch_permutation(seed, first_epoch + epoch, n) if shuffle else np.arange(n)
+            plan, n_batches = epoch_plan(order, sample_weight, batch_size, max_batches)
+            logs = program.train_epoch(data, _to_device(plan), n_batches, fresh_metrics)
+            if validation is not None:
+                logs.update(program.evaluate(*validation, fresh_metrics))
+            if interactive:
+                program.store(model)
+            callback_list.on_epoch_end(epoch, logs)
+            if interactive:  # callbacks may change the model (ReduceLROnPlateau: the rate)
+                program.load(model)
+            if model.stop_training:
+                break
+    finally:
+        if not interactive:
+            program.store(model)
+    callback_list.on_train_end()
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _validation_inputs(validation_data: tuple[Any, ...] | None, batch_size: int):
+    if validation_data is None:
+        return None
+    x_val, y_val, *rest = validation_data
+    weights = rest[0] if rest else None
+    n = n_rows(x_val)
+    rows = _bucket(n)
+    plan, n_batches = epoch_plan(np.arange(n), weights, batch_size, -(-rows // batch_size))
+    return _device_data(x_val, np.asarray(y_val), rows), _to_device(plan), n_batches
