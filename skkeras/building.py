@@ -10,6 +10,8 @@ unless the builder already did.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -180,20 +182,63 @@ def _camel_case(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+# Metric names that Keras resolves at compile time from the loss and output shape.
+_TARGET_DEPENDENT_METRICS = {"accuracy", "acc", "crossentropy", "ce"}
+
+
+def _class_named(name: str, module: Any) -> type | None:
+    """The Keras class a string names: ``"binary_crossentropy"`` -> BinaryCrossentropy,
+    and Keras's own aliases (``"auc"`` -> AUC, ``"mse"`` -> MeanSquaredError)."""
+    cls = getattr(module, _camel_case(name), None)
+    if isinstance(cls, type):
+        return cls
+    try:
+        found = module.get(name)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(found, type):
+        return found
+    if inspect.isroutine(found):  # a loss function: its class
+        cls = getattr(module, _camel_case(found.__name__), None)
+        return cls if isinstance(cls, type) else None
+    return type(found)  # an instance (keras.metrics.get("auc") gives AUC())
+
+
+def _construct(cls: type, kwargs: Mapping[str, Any], kind: str) -> Any:
+    """``cls(**kwargs)``, where an argument the constructor does not take is a
+    ValueError naming the routed parameter (Python would raise a TypeError)."""
+    parameters = signature_parameters(cls)
+    if kwargs and parameters and not accepts_var_keyword(cls):
+        unknown = sorted(name for name in kwargs if name not in parameters)
+        if unknown:
+            raise ValueError(
+                f"{kind}__ parameter(s) {unknown} are not arguments of {cls.__name__}; "
+                f"it takes {sorted(parameters)}."
+            )
+    return cls(**kwargs)
+
+
 def _instantiate(spec: Any, kwargs: Mapping[str, Any], module: Any, kind: str) -> Any:
     """Make a Keras object from a name, class or instance plus routed constructor kwargs."""
     if isinstance(spec, type):
-        return spec(**kwargs)
+        return _construct(spec, kwargs, kind)
     if isinstance(spec, str):
         if not kwargs:
             return spec
-        cls = getattr(module, _camel_case(spec), None) or getattr(module, spec, None)
+        if kind == "metrics" and spec.lower() in _TARGET_DEPENDENT_METRICS:
+            raise ValueError(
+                f"metrics={spec!r} with metrics__ parameters {sorted(kwargs)}: Keras picks the "
+                f"{spec!r} metric from the target at compile time, so it cannot be configured "
+                "by name; pass the class (keras.metrics.BinaryAccuracy, "
+                "SparseCategoricalAccuracy, CategoricalAccuracy...)."
+            )
+        cls = _class_named(spec, module)
         if not isinstance(cls, type):
             raise ValueError(
                 f"{kind}={spec!r} with {kind}__ parameters {sorted(kwargs)}: no {kind} class "
                 f"named {spec!r} was found in keras.{module.__name__.split('.')[-1]}; pass the class."
             )
-        return cls(**kwargs)
+        return _construct(cls, kwargs, kind)
     if kwargs:
         if not hasattr(spec, "get_config"):
             raise ValueError(f"{kind}__ parameters {sorted(kwargs)} given, but {kind}={spec!r} cannot be reconfigured.")
@@ -247,7 +292,7 @@ def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.call
     for key, callback in named.items():
         own = route_params(kwargs, str(key))
         if isinstance(callback, type):
-            made.append(callback(**{**shared, **own}))
+            made.append(_construct(callback, {**shared, **own}, "callbacks"))
         elif own:
             raise ValueError(
                 f"callbacks__{key}__ parameters {sorted(own)} given, but callback {key!r} is "
@@ -258,10 +303,34 @@ def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.call
     return made
 
 
-def compile_model(model: keras.Model, compile_kwargs: Mapping[str, Any]) -> keras.Model:
-    """Compile the model unless its builder already did."""
+def compile_model(
+    model: keras.Model, compile_kwargs: Mapping[str, Any], routed: Sequence[str] = ()
+) -> keras.Model:
+    """Compile the model unless its builder already did.
+
+    An argument ``keras.Model.compile`` does not take (a misspelt ``compile__`` name)
+    is a ValueError naming it, even when the builder compiled the model itself.
+    ``routed`` names the compile-time parameters the user set (``optimizer__*``,
+    ``loss__*``...): they cannot reach a model that arrives compiled, which a
+    warning says rather than letting a grid search over them silently do nothing.
+    """
+    parameters = signature_parameters(model.compile)
+    if parameters and not accepts_var_keyword(model.compile):
+        unknown = sorted(name for name in compile_kwargs if name not in parameters)
+        if unknown:
+            raise ValueError(
+                f"compile__ parameter(s) {unknown} are not arguments of keras.Model.compile; "
+                f"it takes {sorted(parameters)}."
+            )
     if not model.compiled:
         model.compile(**compile_kwargs)
+    elif routed:
+        warnings.warn(
+            f"{sorted(routed)} have no effect: the model builder compiled the model "
+            "itself. Return an uncompiled model, or accept compile_kwargs and pass "
+            "them to model.compile(**compile_kwargs).",
+            UserWarning, stacklevel=4,
+        )
     return model
 
 

@@ -150,18 +150,38 @@ def _variable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
     return [tuple(v.shape) for group in groups for v in group]
 
 
-def _program_for(model: keras.Model, key: str | None, jit_compile: bool) -> _Program:
+def _program_for(
+    model: keras.Model, key: str | None, jit_compile: bool, sample: tuple[Any, ...]
+) -> _Program:
     if key is not None and key in _PROGRAMS:
         program = _PROGRAMS[key]
         if _variable_shapes(program.template) == _variable_shapes(model):
             _PROGRAMS.move_to_end(key)
             return program
-    program = _compile_program(model, jit_compile)
-    if key is not None:
-        _PROGRAMS[key] = program
-        while len(_PROGRAMS) > PROGRAM_CACHE_SIZE:
-            _PROGRAMS.popitem(last=False)
+    template = _private_template(model, sample) if key is not None else None
+    if template is None:  # not reusable: a program for this model alone
+        return _compile_program(model, jit_compile)
+    program = _compile_program(template, jit_compile)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > PROGRAM_CACHE_SIZE:
+        _PROGRAMS.popitem(last=False)
     return program
+
+
+def _private_template(model: keras.Model, sample: tuple[Any, ...]) -> keras.Model | None:
+    """A copy of ``model`` for a cached program to own, or None if it cannot be made.
+
+    A cached program outlives the fit that created it, so it must not hold the
+    user's model: on TensorFlow it runs on its template's variables, which would
+    otherwise overwrite an earlier estimator's fitted weights.
+    """
+    try:
+        template = keras.models.clone_model(model)
+        template.compile_from_config(model.get_compile_config())
+        _prepare(template, *sample)
+    except Exception:  # custom objects that do not serialise: no reuse
+        return None
+    return template
 
 
 # ------------------------------------------------------------ the programs
@@ -471,7 +491,7 @@ def train_fast(
     key = _canonical_config(model)
     if key is not None:
         key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|bs{batch_size}|rows{rows}|xla{jit_compile}"
-    program = _program_for(model, key, jit_compile)
+    program = _program_for(model, key, jit_compile, (x, y, batch_size))
     data = _device_data(x, y, rows)
     validation = _validation_inputs(validation_data, validation_batch_size or batch_size)
 

@@ -294,7 +294,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 )
                 model = building.call_builder(spec, arguments)
             width = building.output_width(model, sample_inputs)
-            building.compile_model(model, self._compile_kwargs(target, width))
+            routed = [
+                name for name in self._extra_param_names()
+                if routing_prefix(name) in ("optimizer", "loss", "metrics", "compile")
+            ]
+            building.compile_model(model, self._compile_kwargs(target, width), routed)
         return model
 
     def _prepare_target(self, model: keras.Model, target: Any, sample_inputs: Any) -> None:

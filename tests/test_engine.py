@@ -1,0 +1,193 @@
+"""The fast training path gives Model.fit's numbers, reuses programs, and falls back safely."""
+
+import keras
+import numpy as np
+import pytest
+
+from skkeras import KerasClassifier, KerasRegressor, engine
+from skkeras.engine import epoch_plan
+
+
+def small_net(meta, hidden=8, dropout=0.0, l2=0.0, metrics=("accuracy",), compiled=True):
+    binary = meta["target_type_"] == "binary"
+    layers = [keras.Input((meta["n_features_in_"],)),
+              keras.layers.Dense(hidden, activation="relu",
+                                 kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    if meta["target_type_"] in ("binary", "multiclass"):
+        layers.append(keras.layers.Dense(1 if binary else meta["n_classes_"],
+                                         activation="sigmoid" if binary else "softmax"))
+        loss = "binary_crossentropy" if binary else "sparse_categorical_crossentropy"
+    else:
+        layers.append(keras.layers.Dense(meta["n_outputs_"]))
+        loss = "mse"
+    model = keras.Sequential(layers)
+    if compiled:
+        model.compile(optimizer="adam", loss=loss, metrics=list(metrics))
+    return model
+
+
+def assert_same_training(fast, plain, atol=2e-6):
+    for a, b in zip(fast.model_.get_weights(), plain.model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=atol)
+    assert fast.history_.keys() == plain.history_.keys()
+    for name in plain.history_:
+        np.testing.assert_allclose(fast.history_[name], plain.history_[name], rtol=1e-5, atol=1e-6)
+
+
+def fit_both(make, X, y, **fit_kwargs):
+    fast = make(engine="fast").fit(X, y, **fit_kwargs)
+    plain = make(engine="keras").fit(X, y, **fit_kwargs)
+    return fast, plain
+
+
+@pytest.mark.parametrize("batch_size", [16, 37])  # 37 leaves a short last batch
+def test_fast_path_matches_model_fit_binary(binary_data, batch_size):
+    X, y = binary_data
+
+    def make(**kw):
+        return KerasClassifier(small_net, epochs=4, batch_size=batch_size, random_state=3, **kw)
+
+    fast, plain = fit_both(make, X, y)
+    assert_same_training(fast, plain)
+    assert len(fast.history_["loss"]) == 4
+
+
+def test_fast_path_matches_with_weights_dropout_regularisation_and_validation(multiclass_data):
+    X, y = multiclass_data
+    weights = np.random.RandomState(0).uniform(0, 2, size=len(y))
+
+    def make(**kw):
+        return KerasClassifier(
+            small_net, model__dropout=0.3, model__l2=0.01, epochs=3, batch_size=20,
+            random_state=1, validation_split=0.2, class_weight="balanced", **kw,
+        )
+
+    fast, plain = fit_both(make, X, y, sample_weight=weights)
+    assert "val_loss" in fast.history_ and "val_accuracy" in fast.history_
+    assert_same_training(fast, plain)
+
+
+def test_fast_path_matches_for_regression_with_validation_data(regression_data):
+    X, y = regression_data
+
+    def make(**kw):
+        return KerasRegressor(small_net, epochs=3, batch_size=25, random_state=0, **kw)
+
+    fast, plain = fit_both(make, X[:90], y[:90], validation_data=(X[90:], y[90:]))
+    assert_same_training(fast, plain)
+
+
+def test_built_in_mlp_takes_the_fast_path_and_matches(binary_data):
+    X, y = binary_data
+    fast = KerasClassifier(epochs=3, batch_size=32, random_state=0, engine="auto").fit(X, y)
+    plain = KerasClassifier(epochs=3, batch_size=32, random_state=0, engine="keras").fit(X, y)
+    assert_same_training(fast, plain)
+
+
+def test_a_cached_program_does_not_touch_earlier_estimators(binary_data):
+    X, y = binary_data
+    first = KerasClassifier(small_net, epochs=2, random_state=0).fit(X, y)
+    before = first.predict_proba(X)
+    KerasClassifier(small_net, epochs=5, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), before)
+
+
+def test_programs_are_reused_across_fits_learning_rates_and_fold_sizes(binary_data):
+    X, y = binary_data
+    engine.clear_program_cache()
+    for rows, rate in [(100, 1e-3), (101, 1e-2), (99, 1e-3)]:
+        KerasClassifier(
+            small_net, epochs=1, batch_size=10, optimizer__learning_rate=rate, random_state=0
+        ).fit(X[:rows], y[:rows])
+    assert len(engine._PROGRAMS) == 1
+
+
+def test_learning_rate_reaches_a_reused_program(binary_data):
+    X, y = binary_data
+    engine.clear_program_cache()
+    common = {"model__compiled": False, "epochs": 2, "random_state": 0}
+    slow = KerasClassifier(small_net, optimizer__learning_rate=1e-4, **common).fit(X, y)
+    fast = KerasClassifier(small_net, optimizer__learning_rate=1e-1, engine="keras", **common).fit(X, y)
+    reused = KerasClassifier(small_net, optimizer__learning_rate=1e-1, **common).fit(X, y)
+    assert len(engine._PROGRAMS) == 1
+    assert_same_training(reused, fast)
+    assert not np.allclose(slow.model_.get_weights()[0], reused.model_.get_weights()[0])
+
+
+def test_short_fit_is_prefix_of_long_fit_on_fast_path(binary_data):
+    X, y = binary_data
+    short = KerasClassifier(small_net, epochs=3, random_state=5, batch_size=16).fit(X, y)
+    long = KerasClassifier(small_net, epochs=6, random_state=5, batch_size=16).fit(X, y)
+    assert long.history_["loss"][:3] == short.history_["loss"]
+
+
+def test_early_stopping_and_reduce_lr_run_between_compiled_epochs(binary_data):
+    X, y = binary_data
+    net = KerasClassifier(
+        small_net, model__compiled=False, epochs=50, batch_size=16, random_state=0,
+        validation_split=0.25,
+        optimizer__learning_rate=0.05, engine="fast",
+        callbacks=[keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau],
+        callbacks__monitor="val_loss", callbacks__patience=1,
+    ).fit(X, y)
+    assert len(net.history_["loss"]) < 50
+    assert float(net.model_.optimizer.learning_rate) < 0.05
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_routed_compile_parameters_warn_when_the_builder_compiles(binary_data):
+    X, y = binary_data
+    with pytest.warns(UserWarning, match="optimizer__learning_rate.*no effect"):
+        KerasClassifier(small_net, epochs=1, optimizer__learning_rate=0.1).fit(X, y)
+
+
+def test_per_batch_callbacks_fall_back_to_model_fit(binary_data):
+    X, y = binary_data
+    counter = BatchCounter()
+    net = KerasClassifier(small_net, epochs=2, batch_size=40, callbacks=[counter], random_state=0)
+    net.fit(X, y)
+    assert counter.batches == 2 * 3
+
+
+def test_forcing_the_fast_path_names_what_prevents_it(binary_data):
+    X, y = binary_data
+    net = KerasClassifier(small_net, epochs=1, callbacks=[BatchCounter()], engine="fast")
+    with pytest.raises(ValueError, match="per-batch callback BatchCounter"):
+        net.fit(X, y)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        KerasClassifier(small_net, epochs=1, engine="turbo").fit(X, y)
+
+
+def test_blockers_name_custom_train_steps_and_fit_arguments():
+    class Custom(keras.Model):
+        def train_step(self, data):
+            return super().train_step(data)
+
+    inputs = keras.Input((3,))
+    model = Custom(inputs, keras.layers.Dense(1)(inputs))
+    model.compile("adam", "mse")
+    reasons = engine.blockers(model, [], {"validation_freq": 2})
+    assert any("train_step" in r for r in reasons)
+    assert any("validation_freq" in r for r in reasons)
+
+
+def test_epoch_plan_pads_the_short_batch_so_its_loss_is_its_mean():
+    order = np.array([4, 0, 3, 1, 2])
+    (index, loss_weight, metric_weight, mask, rows), n_batches = epoch_plan(order, None, 2, 4)
+    assert n_batches == 3
+    np.testing.assert_array_equal(index[:3].ravel()[:5], order)
+    np.testing.assert_array_equal(rows, [2, 2, 1, 0])
+    np.testing.assert_array_equal(mask[2], [1, 0])
+    # sum(loss * weight) / batch_size over the padded batch = the one real row's loss
+    assert loss_weight[2].sum() / 2 == pytest.approx(1.0)
+    np.testing.assert_array_equal(metric_weight[:2], np.ones((2, 2)))
