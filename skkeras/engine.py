@@ -72,13 +72,30 @@ def _loss_reduction(model: keras.Model) -> str:
     return "sum_over_batch_size"
 
 
+def has_random_layers(model: keras.Model) -> bool:
+    """Whether a layer draws random numbers in training (Dropout, GaussianNoise...)."""
+    return any(
+        isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)
+        for layer in model._flatten_layers(include_self=False)
+    )
+
+
 def blockers(
     model: keras.Model,
     callbacks: Sequence[keras.callbacks.Callback],
     fit_kwargs: Mapping[str, Any],
+    *,
+    n_samples: int | None = None,
+    batch_size: int | None = None,
 ) -> list[str]:
-    """Reasons the fast path cannot train this model; empty if it can."""
+    """Reasons the fast path cannot train this model; empty if it can.
+
+    With ``n_samples`` and ``batch_size``, also the reasons that a padded short
+    last batch would change the numbers: a random layer would draw its noise for
+    the padded shape, batch normalisation would count the padding rows.
+    """
     reasons = []
+    short_last_batch = bool(n_samples and batch_size and n_samples % batch_size)
     if backend_name() not in ("tensorflow", "jax"):
         reasons.append(f"the {backend_name()} backend (the fast path needs TensorFlow or JAX)")
     if _overrides(model, "train_step", keras.Model) or _overrides(model, "test_step", keras.Model):
@@ -92,6 +109,11 @@ def blockers(
     for layer in model._flatten_layers(include_self=False):
         if getattr(layer, "stateful", False):
             reasons.append(f"the stateful layer {layer.name!r}")
+        if isinstance(layer, keras.layers.BatchNormalization):
+            reasons.append(f"batch normalization ({layer.name!r}) would count padding rows")
+    if short_last_batch and has_random_layers(model):
+        reasons.append("a random layer (Dropout...) with a short last batch: its noise "
+                       "would be drawn for the padded batch shape")
     reduction = _loss_reduction(model)
     if reduction != "sum_over_batch_size":
         reasons.append(f"the loss reduction {reduction!r}")
@@ -436,8 +458,11 @@ def epoch_plan(
     return (index.reshape(shape), loss_weight, metric_weight, mask.reshape(shape), rows), n_batches
 
 
-def _to_device(plan: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
-    return tuple(keras.ops.convert_to_tensor(a) for a in plan)
+def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any, ...], Any]:
+    """The plan and its batch count as device tensors. A tensor count, not a Python
+    int: tf.function would retrace for every new int value."""
+    arrays = tuple(keras.ops.convert_to_tensor(a) for a in plan)
+    return arrays, keras.ops.convert_to_tensor(np.int32(n_batches))
 
 
 # ----------------------------------------------------------------- training
@@ -513,7 +538,7 @@ def train_fast(
             callback_list.on_epoch_begin(epoch)
             order = epoch_permutation(seed, first_epoch + epoch, n) if shuffle else np.arange(n)
             plan, n_batches = epoch_plan(order, sample_weight, batch_size, max_batches)
-            logs = program.train_epoch(data, _to_device(plan), n_batches, fresh_metrics)
+            logs = program.train_epoch(data, *_to_device(plan, n_batches), fresh_metrics)
             if validation is not None:
                 logs.update(program.evaluate(*validation, fresh_metrics))
             if interactive:
@@ -538,4 +563,4 @@ def _validation_inputs(validation_data: tuple[Any, ...] | None, batch_size: int)
     n = n_rows(x_val)
     rows = _bucket(n)
     plan, n_batches = epoch_plan(np.arange(n), weights, batch_size, -(-rows // batch_size))
-    return _device_data(x_val, np.asarray(y_val), rows), _to_device(plan), n_batches
+    return (_device_data(x_val, np.asarray(y_val), rows), *_to_device(plan, n_batches))

@@ -145,7 +145,9 @@ def train(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
-    reasons = fast_engine.blockers(model, callbacks, fit_kwargs) if engine != "keras" else []
+    reasons = fast_engine.blockers(
+        model, callbacks, fit_kwargs, n_samples=n_rows(x), batch_size=settings["batch_size"]
+    ) if engine != "keras" else []
     if engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
     if engine == "keras" or reasons:

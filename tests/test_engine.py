@@ -191,3 +191,17 @@ def test_epoch_plan_pads_the_short_batch_so_its_loss_is_its_mean():
     # sum(loss * weight) / batch_size over the padded batch = the one real row's loss
     assert loss_weight[2].sum() / 2 == pytest.approx(1.0)
     np.testing.assert_array_equal(metric_weight[:2], np.ones((2, 2)))
+
+
+def test_dropout_with_a_short_last_batch_falls_back_and_still_matches(binary_data):
+    X, y = binary_data
+
+    def make(**kw):
+        return KerasClassifier(small_net, model__dropout=0.5, epochs=2, batch_size=37,
+                               random_state=2, **kw)
+
+    auto = make(engine="auto").fit(X, y)
+    plain = make(engine="keras").fit(X, y)
+    assert_same_training(auto, plain, atol=0)
+    with pytest.raises(ValueError, match="random layer"):
+        make(engine="fast").fit(X, y)
