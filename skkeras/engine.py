@@ -51,6 +51,13 @@ def backend_name() -> str:
     return keras.backend.backend()
 
 
+def default_jit_compile(model: keras.Model) -> bool:
+    """XLA for the compiled epochs: always on JAX; on TensorFlow as the model says
+    (Keras turns it off on CPU-only machines, where compiling costs more than it saves
+    for short fits)."""
+    return True if backend_name() == "jax" else bool(model.jit_compile)
+
+
 # --------------------------------------------------------------------- blockers
 def _overrides(obj: Any, name: str, base: type) -> bool:
     method = getattr(obj, name, None)
@@ -126,12 +133,13 @@ def blockers(
 
 
 # ------------------------------------------------------------- program cache
-def _canonical_config(model: keras.Model) -> str | None:
-    """The architecture as JSON, with auto-generated layer names replaced by positions.
+def architecture_key(model: keras.Model, *, with_learning_rate: bool = False) -> str | None:
+    """The architecture and compile configuration as JSON, layer names made positional.
 
     Two builds of one architecture get different layer names (dense_3, dense_7);
-    mapping names to positions makes their configurations, and so their cache
-    keys, equal.
+    mapping names to positions makes their configurations equal. A constant
+    learning rate is left out by default: it lives in an optimizer variable, so
+    one compiled program serves every rate.
     """
     try:
         text = json.dumps(model.get_config(), sort_keys=True, default=repr)
@@ -142,8 +150,8 @@ def _canonical_config(model: keras.Model) -> str | None:
     if isinstance(optimizer, dict):
         config = dict(optimizer.get("config", {}))
         config.pop("name", None)
-        if isinstance(config.get("learning_rate"), int | float):
-            config.pop("learning_rate")  # a variable: differs per fit, same program
+        if not with_learning_rate and isinstance(config.get("learning_rate"), int | float):
+            config.pop("learning_rate")
         compile_config = {**compile_config, "optimizer": {**optimizer, "config": config}}
     text += json.dumps(compile_config, sort_keys=True, default=repr)
     names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
@@ -200,10 +208,18 @@ def _private_template(model: keras.Model, sample: tuple[Any, ...]) -> keras.Mode
     try:
         template = keras.models.clone_model(model)
         template.compile_from_config(model.get_compile_config())
-        _prepare(template, *sample)
+        prepare(template, *sample)
     except Exception:  # custom objects that do not serialise: no reuse
         return None
     return template
+
+
+def jax_program_for(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> _JaxProgram:
+    """The (cached) JAX program for models like ``model``: its pure functions serve packs."""
+    key = architecture_key(model)
+    if key is not None:
+        key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|pure"
+    return _program_for(model, key, True, (x, y, batch_size))
 
 
 # ------------------------------------------------------------ the programs
@@ -326,6 +342,14 @@ class _JaxProgram(_Program):
 
             return jax.lax.fori_loop(0, n_batches, step, state)
 
+        def results(metrics_vars):
+            mapping = list(zip(template.metrics_variables, metrics_vars, strict=True))
+            with keras.StatelessScope(state_mapping=mapping):
+                return template.get_metrics_result()
+
+        # The pure functions, for skkeras.packing to vectorise over many models.
+        self.pure_train_epoch = train_epoch
+        self.pure_results = results
         self._train_epoch = jax.jit(train_epoch)
         self._evaluate = jax.jit(evaluate)
 
@@ -423,39 +447,52 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), dtype=a.dtype)])
 
 
-def _bucket(n: int) -> int:
+def row_bucket(n: int) -> int:
+    """Rows rounded up to the bucket, so near-equal folds share compiled shapes."""
     return -(-n // ROW_BUCKET) * ROW_BUCKET
 
 
+def padded_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, np.ndarray]:
+    return keras.tree.map_structure(lambda a: _pad_rows(a, rows), x), _pad_rows(y, rows)
+
+
 def _device_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, Any]:
-    x = keras.tree.map_structure(lambda a: keras.ops.convert_to_tensor(_pad_rows(a, rows)), x)
-    return x, keras.ops.convert_to_tensor(_pad_rows(y, rows))
+    return keras.tree.map_structure(keras.ops.convert_to_tensor, padded_data(x, y, rows))
 
 
 def epoch_plan(
-    order: np.ndarray, weights: np.ndarray | None, batch_size: int, max_batches: int
+    order: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    max_batches: int,
+    width: int | None = None,
 ) -> tuple[tuple[np.ndarray, ...], int]:
     """The arrays that drive one epoch: row indices, weights, padding mask, rows per batch.
 
-    ``order`` lists the rows in training order. Batches are cut from it; the last
-    is padded with masked rows, and its real rows' loss weights are scaled by
-    ``batch_size / rows`` so the padded batch's loss equals the short batch's.
+    ``order`` lists the rows in training order. Batches of ``batch_size`` rows are
+    cut from it into ``width`` slots (default: the batch size; wider when models
+    with different batch sizes train together); unused slots are masked, and the
+    real rows' loss weights are scaled by ``width / rows`` so that Keras's
+    ``sum_over_batch_size`` reduction gives each batch the mean of its real rows.
     """
+    width = width or batch_size
     n = len(order)
     n_batches = -(-n // batch_size)
-    slots = max_batches * batch_size
-    index = np.zeros(slots, dtype=np.int32)
-    index[:n] = order
-    mask = np.zeros(slots, dtype=np.float32)
-    mask[:n] = 1.0
-    metric_weight = mask.copy() if weights is None else mask * _pad_rows(weights[order].astype(np.float32), slots)
-    rows = np.zeros(max_batches, dtype=np.float32)
-    rows[:n_batches] = batch_size
-    rows[n_batches - 1] = n - (n_batches - 1) * batch_size
-    shape = (max_batches, batch_size)
-    metric_weight = metric_weight.reshape(shape)
-    loss_weight = (metric_weight * (batch_size / np.maximum(rows, 1))[:, None]).astype(np.float32)
-    return (index.reshape(shape), loss_weight, metric_weight, mask.reshape(shape), rows), n_batches
+    padded_order = np.zeros(n_batches * batch_size, dtype=np.int32)
+    padded_order[:n] = order
+    real = np.zeros(n_batches * batch_size, dtype=np.float32)
+    real[:n] = 1.0
+    shape = (max_batches, width)
+    index = np.zeros(shape, dtype=np.int32)
+    mask = np.zeros(shape, dtype=np.float32)
+    index[:n_batches, :batch_size] = padded_order.reshape(n_batches, batch_size)
+    mask[:n_batches, :batch_size] = real.reshape(n_batches, batch_size)
+    metric_weight = mask.copy()
+    if weights is not None:
+        metric_weight[mask > 0] *= weights[index[mask > 0]]
+    rows = mask.sum(axis=1)
+    loss_weight = (metric_weight * (width / np.maximum(rows, 1))[:, None]).astype(np.float32)
+    return (index, loss_weight, metric_weight, mask, rows), n_batches
 
 
 def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any, ...], Any]:
@@ -471,7 +508,7 @@ def _assign(variables: Sequence[Any], values: Sequence[Any]) -> None:
         variable.assign(value)
 
 
-def _prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
+def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
     """Create the optimizer, loss and metric variables fit would create."""
     sample = (
         keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
@@ -507,13 +544,18 @@ def train_fast(
     validation_batch_size: int | None,
     verbose: int,
     jit_compile: bool,
+    snapshots: dict[int, Any] | None = None,
 ) -> dict[str, list[float]]:
-    """Train like ``model.fit`` over skkeras's batch order, one compiled call per epoch."""
+    """Train like ``model.fit`` over skkeras's batch order, one compiled call per epoch.
+
+    ``snapshots``, a dict whose keys are epoch counts, receives the model's
+    :class:`~skkeras.training.TrainedState` after each of those epochs.
+    """
     n = n_rows(x)
-    rows = _bucket(n)
+    rows = row_bucket(n)
     max_batches = -(-rows // batch_size)
-    _prepare(model, x, y, batch_size)
-    key = _canonical_config(model)
+    prepare(model, x, y, batch_size)
+    key = architecture_key(model)
     if key is not None:
         key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|bs{batch_size}|rows{rows}|xla{jit_compile}"
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
@@ -525,8 +567,8 @@ def train_fast(
         verbose=verbose, epochs=epochs, steps=-(-n // batch_size),
     )
     history = next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
-    # Only callbacks beyond History look at the model between epochs.
-    interactive = validation is not None or len(callback_list.callbacks) > 1
+    # Only callbacks beyond History (and snapshots) look at the model between epochs.
+    interactive = validation is not None or len(callback_list.callbacks) > 1 or bool(snapshots)
     model.stop_training = False
     model.reset_metrics()
     # Copies: on TensorFlow a variable's .value is the live variable, not a snapshot.
@@ -544,6 +586,10 @@ def train_fast(
             if interactive:
                 program.store(model)
             callback_list.on_epoch_end(epoch, logs)
+            if snapshots is not None and epoch + 1 in snapshots:
+                from .training import TrainedState
+
+                snapshots[epoch + 1] = TrainedState.of(model, history.history)
             if interactive:  # callbacks may change the model (ReduceLROnPlateau: the rate)
                 program.load(model)
             if model.stop_training:
@@ -561,6 +607,6 @@ def _validation_inputs(validation_data: tuple[Any, ...] | None, batch_size: int)
     x_val, y_val, *rest = validation_data
     weights = rest[0] if rest else None
     n = n_rows(x_val)
-    rows = _bucket(n)
+    rows = row_bucket(n)
     plan, n_batches = epoch_plan(np.arange(n), weights, batch_size, -(-rows // batch_size))
     return (_device_data(x_val, np.asarray(y_val), rows), *_to_device(plan, n_batches))

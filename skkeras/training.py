@@ -7,9 +7,12 @@ that fits repeat exactly and a short fit is the prefix of a longer one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import joblib
 import keras
 import numpy as np
 
@@ -155,7 +158,115 @@ def train(
             model, x, y, sample_weight, fit_kwargs=fit_kwargs, callbacks=callbacks, **settings
         )
     if jit_compile is None:
-        jit_compile = bool(model.jit_compile) if fast_engine.backend_name() == "tensorflow" else True
+        jit_compile = fast_engine.default_jit_compile(model)
     return fast_engine.train_fast(
         model, x, y, sample_weight, callbacks=callbacks, jit_compile=jit_compile, **settings
     )
+
+
+@dataclass
+class TrainedState:
+    """A model's variables after training, and the history that led there."""
+
+    trainable: list[np.ndarray]
+    non_trainable: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    history: dict[str, list[float]]
+
+    @classmethod
+    def of(cls, model: keras.Model, history: Mapping[str, Sequence[float]]) -> TrainedState:
+        def values(variables):
+            return [keras.ops.convert_to_numpy(v).copy() for v in variables]
+
+        return cls(
+            values(model.trainable_variables), values(model.non_trainable_variables),
+            values(model.optimizer.variables),
+            {name: [float(v) for v in h] for name, h in history.items()},
+        )
+
+    def apply_to(self, model: keras.Model) -> dict[str, list[float]]:
+        groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
+        for variables, values in zip(groups, (self.trainable, self.non_trainable, self.optimizer), strict=True):
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)
+        return {name: list(h) for name, h in self.history.items()}
+
+
+@dataclass
+class TrainingJob:
+    """One fit's training: the built model, its encoded data, and how to train it.
+
+    The estimators build a job and run it; a search builds the jobs of many fits
+    first, trains them together (:mod:`skkeras.packing`), and lets each fit find
+    its result by :meth:`fingerprint`.
+    """
+
+    model: keras.Model
+    x: np.ndarray | Mapping[str, np.ndarray]
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    epochs: int
+    batch_size: int
+    first_epoch: int
+    seed: int
+    shuffle: bool
+    callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
+    validation_data: tuple[Any, ...] | None = None
+    validation_batch_size: int | None = None
+    verbose: int = 0
+    fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "auto"
+
+    def with_epochs(self, epochs: int) -> TrainingJob:
+        return replace(self, epochs=epochs)
+
+    def fingerprint(self, epochs: int | None = None) -> str:
+        """A hash of everything that determines the trained result.
+
+        Architecture and compile configuration (with layer names made positional),
+        the initial values of every variable (weights, optimizer state including the
+        learning rate, random-layer seeds), the data, and the training settings.
+        """
+        fast_engine.prepare(self.model, self.x, self.y, self.batch_size)
+        variables = [
+            keras.ops.convert_to_numpy(v)
+            for group in (self.model.trainable_variables, self.model.non_trainable_variables,
+                          self.model.optimizer.variables)
+            for v in group
+        ]
+        return joblib.hash((
+            fast_engine.architecture_key(self.model, with_learning_rate=True), variables,
+            self.x, self.y, self.sample_weight, self.epochs if epochs is None else epochs,
+            self.batch_size, self.first_epoch, self.seed, self.shuffle,
+            self.validation_data, self.validation_batch_size,
+            [type(c).__name__ for c in self.callbacks], dict(self.fit_kwargs),
+        ))
+
+    def run(self) -> dict[str, list[float]]:
+        """Train (or take the result a search trained ahead); return the history."""
+        if _TRAINED_AHEAD:
+            trained = _TRAINED_AHEAD[-1].get(self.fingerprint())
+            if trained is not None:
+                return trained.apply_to(self.model)
+        return train(
+            self.model, self.x, self.y, self.sample_weight, engine=self.engine,
+            fit_kwargs=self.fit_kwargs, callbacks=self.callbacks, epochs=self.epochs,
+            batch_size=self.batch_size, first_epoch=self.first_epoch, seed=self.seed,
+            shuffle=self.shuffle, validation_data=self.validation_data,
+            validation_batch_size=self.validation_batch_size, verbose=self.verbose,
+        )
+
+
+# Results trained ahead by a search, by job fingerprint; innermost context last.
+_TRAINED_AHEAD: list[Mapping[str, TrainedState]] = []
+
+
+@contextlib.contextmanager
+def trained_ahead(results: Mapping[str, TrainedState]) -> Iterator[None]:
+    """Within the block, a job whose fingerprint is in ``results`` takes that result
+    instead of training."""
+    _TRAINED_AHEAD.append(results)
+    try:
+        yield
+    finally:
+        _TRAINED_AHEAD.remove(results)

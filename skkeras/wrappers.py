@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -39,7 +40,7 @@ from .routing import (
 )
 from .seeding import derive_seed, resolve_seed, scoped_seed
 from .targets import ClassificationTarget, RegressionTarget, default_classification_loss
-from .training import default_batch_size, train
+from .training import TrainingJob, default_batch_size
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
 # Arguments of fit() that override the estimator parameter of the same name for one call.
@@ -70,9 +71,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         Seeds weight initialisation, dropout, the validation split and the
         order of samples in each epoch. An int makes fits repeatable without
         changing any global random state.
-    optimizer : str, class or instance, default="adam"
-        Used when the builder returns an uncompiled model; configure it with
-        ``optimizer__learning_rate=...`` and so on.
+    optimizer : str, class, instance or None, default=None
+        Used when the builder returns an uncompiled model; None means ``"adam"``.
+        Configure it with ``optimizer__learning_rate=...`` and so on. A builder
+        that names an ``optimizer`` argument receives it only when set, so its
+        own default stands otherwise (the Keras 2 convention).
     loss : str, class, instance, callable or None, default=None
         None chooses one from the target (cross-entropy for classifiers, mean
         squared error for regressors). Configure with ``loss__*``.
@@ -118,7 +121,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         build_fn: Callable[..., keras.Model] | None = None,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
-        optimizer: Any = "adam",
+        optimizer: Any = None,
         loss: Any = None,
         metrics: Sequence[Any] | None = None,
         batch_size: int | None = None,
@@ -256,7 +259,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     def _compile_kwargs(self, target: Any, n_output_units: int | None) -> dict[str, Any]:
         loss = self.loss if self.loss is not None else self._default_loss(target, n_output_units)
         kwargs = {
-            "optimizer": building.make_optimizer(self.optimizer, self._routed("optimizer")),
+            "optimizer": building.make_optimizer(
+                "adam" if self.optimizer is None else self.optimizer, self._routed("optimizer")
+            ),
             "loss": building.make_loss(loss, self._routed("loss")),
             "run_eagerly": self.run_eagerly,
         }
@@ -342,13 +347,24 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         **call_kwargs: Any,
     ) -> BaseWrapper:
         with self._keep_fitted_state_on_error():
-            self._fit_steps(
+            plan = self._plan_fit(
                 X, y, sample_weight, warm=warm, classes=classes, epochs=epochs,
                 train_model=train_model, call_kwargs=call_kwargs,
             )
+            history = plan.job.run() if plan.job is not None else {}
+            self._commit_fit(plan, history)
         return self
 
-    def _fit_steps(self, X, y, sample_weight, *, warm, classes, epochs, train_model, call_kwargs):
+    def _plan_fit(
+        self, X, y, sample_weight, *, warm=False, classes=None, epochs=None,
+        train_model=True, call_kwargs=None,
+    ) -> _FitPlan:
+        """Validate the data, build the model and describe its training, without training.
+
+        Fitted attributes that validation records (``n_features_in_``...) are set;
+        the rest wait for :meth:`_commit_fit`.
+        """
+        call_kwargs = dict(call_kwargs or {})
         continuing = warm and hasattr(self, "model_")
         overrides = {k: call_kwargs.pop(k) for k in _PER_CALL_OVERRIDES if k in call_kwargs}
         validation_data = call_kwargs.pop("validation_data", None)
@@ -371,6 +387,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
         seed = self.seed_ if continuing else resolve_seed(self.random_state)
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
+        meta = None
         if continuing:
             model = self.model_
         else:
@@ -379,7 +396,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             self._prepare_target(model, target, take_rows(x, slice(0, 1)))
         y_encoded = target.encode(y)
 
-        history = {}
+        job = None
         if train_model and epochs > 0:
             train_rows, val_rows = self._validation_rows(n, y, settings["validation_split"], seed)
             if val_rows is not None:
@@ -390,15 +407,14 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             elif validation_data is not None:
                 validation_data = self._encode_validation_data(validation_data, target)
             batch_size = settings["batch_size"] or default_batch_size(len(train_rows))
-            first_epoch = len(next(iter(self.history_.values()), [])) if continuing else 0
-            history = train(
-                model,
-                take_rows(x, train_rows),
-                y_encoded[train_rows],
-                None if weights is None else weights[train_rows],
+            job = TrainingJob(
+                model=model,
+                x=take_rows(x, train_rows),
+                y=y_encoded[train_rows],
+                sample_weight=None if weights is None else weights[train_rows],
                 epochs=int(epochs),
                 batch_size=int(batch_size),
-                first_epoch=first_epoch,
+                first_epoch=len(next(iter(self.history_.values()), [])) if continuing else 0,
                 seed=derive_seed(seed, "shuffle"),
                 shuffle=settings["shuffle"],
                 callbacks=building.make_callbacks(self.callbacks, self._routed("callbacks")),
@@ -408,19 +424,22 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 fit_kwargs={**self._routed("fit"), **call_kwargs},
                 engine=self.engine,
             )
+        return _FitPlan(continuing=continuing, seed=seed, target=target, meta=meta, model=model, job=job)
 
-        if not continuing:
-            self.seed_ = seed
-            self.target_ = target
-            self.X_shape_ = meta["X_shape_"]
-            self.X_dtype_ = meta["X_dtype_"]
-            self.target_type_ = target.target_type
-            self.n_outputs_ = target.n_outputs
-            self._set_target_attributes(target)
+    def _commit_fit(self, plan: _FitPlan, history: Mapping[str, list[float]]) -> None:
+        """Record the fitted attributes once training has succeeded."""
+        if not plan.continuing:
+            self.seed_ = plan.seed
+            self.target_ = plan.target
+            self.X_shape_ = plan.meta["X_shape_"]
+            self.X_dtype_ = plan.meta["X_dtype_"]
+            self.target_type_ = plan.target.target_type
+            self.n_outputs_ = plan.target.n_outputs
+            self._set_target_attributes(plan.target)
             self.history_ = {}
         for name, values in history.items():
             self.history_.setdefault(name, []).extend(values)
-        self.model_ = model
+        self.model_ = plan.model
 
     def _set_target_attributes(self, target: Any) -> None:
         """Hook: public fitted attributes that describe the target."""
@@ -470,6 +489,18 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         return model_outputs(self.model_, x, self._routed("predict"))
 
 
+@dataclass
+class _FitPlan:
+    """What a fit prepared before training: the model, its target and its job."""
+
+    continuing: bool
+    seed: int
+    target: Any
+    meta: dict[str, Any] | None
+    model: keras.Model
+    job: TrainingJob | None
+
+
 def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[Any, ...]:
     return (x, y) if weights is None else (x, y, weights)
 
@@ -511,7 +542,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         build_fn: Callable[..., keras.Model] | None = None,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
-        optimizer: Any = "adam",
+        optimizer: Any = None,
         loss: Any = None,
         metrics: Sequence[Any] | None = None,
         batch_size: int | None = None,

@@ -1,0 +1,259 @@
+"""Searches and cross-validation that train many Keras models at once, with the same results.
+
+:class:`GridSearchCV`, :class:`RandomizedSearchCV` and :func:`cross_validate` are
+scikit-learn's, with one step added. Before scikit-learn fits the (candidate, fold)
+pairs one by one, skkeras plans those fits, trains them ahead together, and
+scikit-learn's own fitting then finds each result ready instead of training it:
+everything else (``cv_results_``, refit, scoring, ``error_score``, ...) is
+scikit-learn's code, unchanged.
+
+What is shared:
+
+- Epoch paths: candidates that differ only in ``epochs`` run once, to the largest
+  value, with the state snapshotted at the others (skkeras's seeded epoch order
+  makes a short fit the exact prefix of a long one).
+- Packing (JAX backend): fits with one architecture, input width and compile
+  configuration (different folds, learning rates, class or sample weights, and
+  batch sizes when the model has no random layers) train as one vectorised
+  program (:mod:`skkeras.packing`), at most ``max_pack`` models at a time.
+- Pipelines: the steps before the Keras estimator are fitted per fold as usual;
+  only the Keras step is trained ahead.
+
+What falls back to ordinary fitting, per fit, without failing: fits the fast path
+cannot train (custom train steps, per-batch callbacks, stateful layers...), fits
+with callbacks or validation data (an EarlyStopping run is not a prefix of a
+longer one), estimators that are not skkeras's, ``n_jobs`` other than 1 (results
+trained ahead live in this process), and any fit whose preparation raises
+(scikit-learn then reports the error as usual). ``verbose`` says what was shared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn import model_selection as sk
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+
+from . import packing
+from .training import TrainedState, TrainingJob, trained_ahead
+from .wrappers import BaseWrapper
+
+#: Default limit on models trained in one pack (memory grows with it).
+MAX_PACK = 64
+
+
+def _split_estimator(estimator: Any) -> tuple[Any, BaseWrapper | None, str]:
+    """(preprocessing steps or None, the skkeras estimator or None, its fit-param prefix)."""
+    if isinstance(estimator, BaseWrapper):
+        return None, estimator, ""
+    if isinstance(estimator, Pipeline) and isinstance(estimator.steps[-1][1], BaseWrapper):
+        return estimator[:-1], estimator.steps[-1][1], estimator.steps[-1][0] + "__"
+    return None, None, ""
+
+
+def _plan_job(estimator, params, X, y, train, fit_params) -> TrainingJob | None:
+    """The training job that fitting ``estimator`` with ``params`` on ``train`` will run."""
+    estimator = clone(estimator).set_params(**params)
+    preprocessing, net, prefix = _split_estimator(estimator)
+    if net is None:
+        return None
+    unknown = set(fit_params) - {prefix + "sample_weight"}
+    if unknown:
+        return None
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    weights = fit_params.get(prefix + "sample_weight")
+    if weights is not None:
+        weights = _safe_indexing(weights, train)
+    if preprocessing is not None:
+        X_train = preprocessing.fit_transform(X_train, y_train)
+    return net._plan_fit(X_train, y_train, weights).job
+
+
+class _Plan:
+    """The fits of a search grouped into what can be trained together."""
+
+    def __init__(self) -> None:
+        # member fingerprint -> (job, {epochs: fingerprint of the fit that stops there})
+        self.members: dict[str, tuple[TrainingJob, dict[int, str]]] = {}
+        self.left_alone = 0
+
+    def add(self, job: TrainingJob | None) -> None:
+        if job is None or not packing.epoch_path_safe(job):
+            self.left_alone += 1
+            return
+        member = job.fingerprint(epochs=-1)
+        _, stops = self.members.setdefault(member, (job, {}))
+        stops.setdefault(job.epochs, job.fingerprint())
+
+    def train(self, max_pack: int, verbose: int) -> dict[str, TrainedState]:
+        start = time.perf_counter()
+        groups: dict[str, list[tuple[TrainingJob, dict[int, str]]]] = defaultdict(list)
+        alone = []
+        for job, stops in self.members.values():
+            key = packing.pack_key(job) if packing.packable(job) else None
+            (groups[key] if key is not None else alone).append((job, stops))
+        results: dict[str, TrainedState] = {}
+        packs = 0
+        for members in groups.values():
+            for chunk in _chunks(members, max_pack):
+                packs += 1
+                snapshots = packing.train_pack([job for job, _ in chunk], [stops for _, stops in chunk])
+                for (_, stops), states in zip(chunk, snapshots, strict=True):
+                    results.update({stops[e]: state for e, state in states.items()})
+        for job, stops in alone:
+            states = packing.train_epoch_path(job, stops)
+            results.update({stops[e]: state for e, state in states.items()})
+        if verbose:
+            fits = sum(len(stops) for _, stops in self.members.values())
+            print(
+                f"[skkeras] trained {fits} fits ahead in {time.perf_counter() - start:.1f}s: "
+                f"{len(self.members)} runs (epoch paths), {packs} packs, "
+                f"{len(alone)} runs alone; {self.left_alone} fits left to ordinary fitting."
+            )
+        return results
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    size = max(1, int(size))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def train_ahead(
+    estimator: Any,
+    candidates: Sequence[Mapping[str, Any]],
+    X: Any,
+    y: Any,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    fit_params: Mapping[str, Any],
+    *,
+    max_pack: int = MAX_PACK,
+    verbose: int = 0,
+) -> dict[str, TrainedState]:
+    """Train the Keras step of every (candidate, split) fit together, where possible.
+
+    Returns results by job fingerprint, for :func:`skkeras.training.trained_ahead`.
+    A fit that cannot be planned is left out: fitting it normally will train it,
+    or raise its error where scikit-learn expects it.
+    """
+    if _split_estimator(estimator)[1] is None:
+        return {}
+    plan = _Plan()
+    for params in candidates:
+        for train, _ in splits:
+            try:
+                job = _plan_job(estimator, params, X, y, train, fit_params)
+            except Exception:
+                job = None
+            plan.add(job)
+    return plan.train(max_pack, verbose)
+
+
+class _TrainAheadMixin:
+    """Adds training ahead to a scikit-learn search (see the module docstring)."""
+
+    def fit(self, X: Any, y: Any = None, **params: Any):
+        self._train_ahead_inputs = (X, y, params)
+        try:
+            return super().fit(X, y, **params)
+        finally:
+            del self._train_ahead_inputs
+
+    def _run_search(self, evaluate_candidates, *, callback_ctx=None):
+        # scikit-learn >= 1.9 passes callback_ctx; earlier versions do not.
+        context = {"callback_ctx": callback_ctx} if callback_ctx is not None else {}
+        X, y, params = self._train_ahead_inputs
+        if self.n_jobs not in (None, 1):
+            return super()._run_search(evaluate_candidates, **context)
+
+        def evaluate_trained_ahead(candidate_params, *args, **kwargs):
+            candidate_params = list(candidate_params)
+            cv = args[0] if args else kwargs.get("cv")
+            cv = check_cv(cv or self.cv, y, classifier=is_classifier(self.estimator))
+            groups = params.get("groups")
+            splits = list(cv.split(X, y, groups))
+            fit_params = {k: v for k, v in params.items() if k != "groups"}
+            results = train_ahead(
+                self.estimator, candidate_params, X, y, splits, fit_params,
+                max_pack=self.max_pack, verbose=self.verbose,
+            )
+            with trained_ahead(results):
+                return evaluate_candidates(candidate_params, *args, **kwargs)
+
+        return super()._run_search(evaluate_trained_ahead, **context)
+
+
+class GridSearchCV(_TrainAheadMixin, sk.GridSearchCV):
+    """scikit-learn's GridSearchCV, training skkeras models ahead, together.
+
+    Same parameters, attributes and ``cv_results_`` as
+    :class:`sklearn.model_selection.GridSearchCV`, plus ``max_pack``: the most
+    models trained in one vectorised program.
+    """
+
+    def __init__(
+        self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None,
+        verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
+        max_pack: int = MAX_PACK,
+    ):
+        super().__init__(
+            estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
+            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.max_pack = max_pack
+
+
+class RandomizedSearchCV(_TrainAheadMixin, sk.RandomizedSearchCV):
+    """scikit-learn's RandomizedSearchCV, training skkeras models ahead, together.
+
+    Same parameters and attributes as
+    :class:`sklearn.model_selection.RandomizedSearchCV`, plus ``max_pack``.
+    """
+
+    def __init__(
+        self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None,
+        refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None,
+        error_score=np.nan, return_train_score=False, max_pack: int = MAX_PACK,
+    ):
+        super().__init__(
+            estimator, param_distributions, n_iter=n_iter, scoring=scoring, n_jobs=n_jobs,
+            refit=refit, cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+            random_state=random_state, error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.max_pack = max_pack
+
+
+def cross_validate(
+    estimator: Any, X: Any, y: Any = None, *, groups: Any = None, scoring: Any = None,
+    cv: Any = None, n_jobs: int | None = None, verbose: int = 0,
+    params: Mapping[str, Any] | None = None, pre_dispatch: str = "2*n_jobs",
+    return_train_score: bool = False, return_estimator: bool = False,
+    return_indices: bool = False, error_score: Any = np.nan, max_pack: int = MAX_PACK,
+) -> dict[str, Any]:
+    """scikit-learn's cross_validate, with the folds' Keras models trained together.
+
+    Same signature and result as :func:`sklearn.model_selection.cross_validate`,
+    plus ``max_pack``.
+    """
+    results: dict[str, TrainedState] = {}
+    if n_jobs in (None, 1):
+        splits = list(check_cv(cv, y, classifier=is_classifier(estimator)).split(X, y, groups))
+        results = train_ahead(
+            estimator, [{}], X, y, splits, dict(params or {}), max_pack=max_pack, verbose=verbose
+        )
+    with trained_ahead(results):
+        return sk.cross_validate(
+            estimator, X, y, groups=groups, scoring=scoring, cv=cv, n_jobs=n_jobs,
+            verbose=verbose, params=params, pre_dispatch=pre_dispatch,
+            return_train_score=return_train_score, return_estimator=return_estimator,
+            return_indices=return_indices, error_score=error_score,
+        )

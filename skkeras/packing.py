@@ -1,0 +1,149 @@
+"""Training many models of one architecture at once, each exactly as it would train alone.
+
+A grid search with cross-validation trains dozens of copies of one small network,
+on different folds, with different learning rates or weights. Their optimizer
+steps are independent (Adam and the other Keras optimizers update each weight
+from its own gradient), so on JAX they can run as one program vectorised over a
+leading "member" axis with ``jax.vmap``: each member keeps its own weights,
+optimizer state, random-layer seeds and metrics, and follows the trajectory it
+would follow alone.
+
+Members step in lockstep over batch positions; a member with fewer batches in an
+epoch simply stops updating (vmap of a loop with per-member bounds). Members may
+even differ in batch size when the model has no random layers: every batch is laid
+into the widest member's slots, masked, with loss weights scaled so the loss is
+each member's own batch mean (see :func:`skkeras.engine.epoch_plan`).
+
+Epoch paths: skkeras draws each epoch's order from the seed alone, so a fit of 10
+epochs is the prefix of a fit of 100. A member runs to the largest epoch count
+asked of it, and its state is snapshotted at the smaller ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from . import engine
+from .inputs import n_rows
+from .seeding import epoch_permutation
+from .training import TrainedState, TrainingJob
+
+
+def packable(job: TrainingJob) -> bool:
+    """Whether a job can train in a pack: the fast path applies and nothing between
+    epochs (callbacks, validation) needs to see one model alone."""
+    return (
+        engine.backend_name() == "jax"
+        and job.engine != "keras"
+        and job.first_epoch == 0
+        and not job.callbacks
+        and job.validation_data is None
+        and not job.verbose
+        and not engine.blockers(job.model, job.callbacks, job.fit_kwargs)
+    )
+
+
+def pack_key(job: TrainingJob) -> str | None:
+    """Jobs with equal keys can share one vectorised program."""
+    architecture = engine.architecture_key(job.model)
+    if architecture is None:
+        return None
+    x = job.x
+    inputs = (
+        sorted((k, a.shape[1:], str(a.dtype)) for k, a in x.items()) if isinstance(x, dict)
+        else (x.shape[1:], str(x.dtype))
+    )
+    # Random layers draw noise for the batch's shape, so their members must share it.
+    batch = job.batch_size if engine.has_random_layers(job.model) else "any"
+    return f"{architecture}|{inputs}|y{job.y.shape[1:]}{job.y.dtype}|batch{batch}|shuffle{job.shuffle}"
+
+
+def train_pack(
+    jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]]
+) -> list[dict[int, TrainedState]]:
+    """Train ``jobs`` (one pack key) together; for each, its state after each epoch
+    count in its ``stops`` (the largest is how long it trains)."""
+    import jax
+
+    template_job = jobs[0]
+    for job in jobs:
+        engine.prepare(job.model, job.x, job.y, job.batch_size)
+    program = engine.jax_program_for(template_job.model, template_job.x, template_job.y, template_job.batch_size)
+    width = max(job.batch_size for job in jobs)
+    rows = max(engine.row_bucket(n_rows(job.x)) for job in jobs)
+    max_batches = max(-(-rows // job.batch_size) for job in jobs)
+    data = _stack([engine.padded_data(job.x, job.y, rows) for job in jobs])
+    state = _stack([
+        [[keras.ops.convert_to_numpy(v) for v in group] for group in (
+            job.model.trainable_variables, job.model.non_trainable_variables,
+            job.model.optimizer.variables, job.model.metrics_variables)]
+        for job in jobs
+    ])
+    for job in jobs:
+        job.model.reset_metrics()
+    fresh_metrics = _stack([[keras.ops.convert_to_numpy(v) for v in job.model.metrics_variables] for job in jobs])
+
+    train_epoch = jax.jit(jax.vmap(program.pure_train_epoch))
+    results = jax.jit(jax.vmap(program.pure_results))
+    epochs = max(max(s) for s in stops)
+    histories: list[dict[str, list[float]]] = [{} for _ in jobs]
+    snapshots: list[dict[int, TrainedState]] = [{} for _ in jobs]
+    for epoch in range(epochs):
+        plans = [
+            engine.epoch_plan(
+                epoch_permutation(job.seed, epoch, n_rows(job.x)) if job.shuffle else np.arange(n_rows(job.x)),
+                job.sample_weight, job.batch_size, max_batches, width,
+            )
+            for job in jobs
+        ]
+        plan = _stack([p for p, _ in plans])
+        n_batches = np.array([n for _, n in plans], dtype=np.int32)
+        state[3] = fresh_metrics
+        state = list(train_epoch(state, data, plan, n_batches))
+        logs = {name: np.asarray(values) for name, values in results(state[3]).items()}
+        stopping = [m for m in range(len(jobs)) if epoch + 1 in stops[m]]
+        # One transfer per variable, then NumPy slicing: indexing device arrays
+        # member by member would compile a slicing program per shape.
+        host = [[np.asarray(v) for v in group] for group in state[:3]] if stopping else []
+        for m in range(len(jobs)):
+            for name, values in logs.items():
+                histories[m].setdefault(name, []).append(float(values[m]))
+            if m in stopping:
+                snapshots[m][epoch + 1] = TrainedState(
+                    *[[v[m].copy() for v in group] for group in host],
+                    history={k: list(v) for k, v in histories[m].items()},
+                )
+    return snapshots
+
+
+def train_epoch_path(job: TrainingJob, stops: Collection[int]) -> dict[int, TrainedState]:
+    """Train one job to its largest stop on the fast path, snapshotting at each stop."""
+    snapshots: dict[int, Any] = dict.fromkeys(stops)
+    engine.train_fast(
+        job.model, job.x, job.y, job.sample_weight, epochs=max(stops),
+        batch_size=job.batch_size, first_epoch=job.first_epoch, seed=job.seed,
+        shuffle=job.shuffle, callbacks=job.callbacks, validation_data=job.validation_data,
+        validation_batch_size=job.validation_batch_size, verbose=job.verbose,
+        jit_compile=engine.default_jit_compile(job.model), snapshots=snapshots,
+    )
+    return {epoch: state for epoch, state in snapshots.items() if state is not None}
+
+
+def epoch_path_safe(job: TrainingJob) -> bool:
+    """Whether a shorter fit of this job is the prefix of a longer one: the fast path
+    applies and no callback can act on the epoch count (EarlyStopping would stop
+    the long run where a short one never gets)."""
+    return (
+        job.engine != "keras" and job.first_epoch == 0 and not job.callbacks
+        and not engine.blockers(job.model, job.callbacks, job.fit_kwargs,
+                                n_samples=n_rows(job.x), batch_size=job.batch_size)
+    )
+
+
+def _stack(items: Sequence[Any]) -> Any:
+    """Stack a list of identically structured pytrees along a new leading axis."""
+    return keras.tree.map_structure(lambda *leaves: np.stack(leaves), *items)
