@@ -1,0 +1,223 @@
+"""Tests for the ``skkeras`` command: arguments, user errors, output and files."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import skkeras.cli as cli
+from skkeras.cli import USAGE_ERROR, build_parser, load_dataset, main
+
+
+@pytest.fixture
+def small_csv(tmp_path) -> Path:
+    """40 rows: two numeric columns, one text column, a 0/1 target named 'outcome'."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "x1": rng.normal(size=40),
+        "x2": rng.normal(size=40),
+        "kind": rng.choice(["u", "v"], size=40),
+        "outcome": np.tile([0, 1], 20),
+    })
+    frame.loc[3, "x2"] = np.nan
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the command in this process; SystemExit (argparse) counts as a return."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == USAGE_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert "error:" in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+# ------------------------------------------------------------------ user errors
+def test_unknown_dataset(capsys):
+    code, out, err = run(capsys, "report", "--dataset", "iris-flowers")
+    assert_one_line_error(code, err, "unknown dataset 'iris-flowers'", "pima-diabetes")
+    assert out == ""
+
+
+def test_missing_csv(capsys, tmp_path):
+    code, _, err = run(capsys, "report", "--csv", str(tmp_path / "nope.csv"), "--target", "y")
+    assert_one_line_error(code, err, "CSV file not found", "nope.csv")
+
+
+def test_target_column_not_found(capsys, small_csv):
+    code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "Outcome")
+    assert_one_line_error(code, err, "target column 'Outcome' is not in", "Did you mean 'outcome'?")
+
+
+def test_csv_without_target_option(capsys, small_csv):
+    code, _, err = run(capsys, "report", "--csv", str(small_csv))
+    assert_one_line_error(code, err, "--csv needs --target")
+
+
+def test_empty_and_directory_csv(capsys, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, _, err = run(capsys, "report", "--csv", str(empty), "--target", "y")
+    assert_one_line_error(code, err, "is empty")
+    code, _, err = run(capsys, "report", "--csv", str(tmp_path), "--target", "y")
+    assert_one_line_error(code, err, "is a directory")
+
+
+@pytest.mark.parametrize("grid", ["epochs", "epochs=10;;batch_size=", "hidden=(1,2"])
+def test_grid_that_does_not_parse(capsys, grid):
+    code, _, err = run(capsys, "report", "--dataset", "pima-diabetes", "--grid", grid)
+    assert_one_line_error(code, err, "--grid")
+
+
+def test_one_class_target(capsys, tmp_path):
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"x": range(10), "y": ["same"] * 10}).to_csv(path, index=False)
+    code, _, err = run(capsys, "report", "--csv", str(path), "--target", "y", "--cv", "2")
+    assert_one_line_error(code, err, "only one class ('same')")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["report"], "one of the arguments --dataset --csv is required"),
+        (["report", "--dataset", "pima-diabetes", "--csv", "x.csv"], "not allowed with"),
+        (["report", "--dataset", "pima-diabetes", "--cv", "two"], "argument --cv"),
+        (["report", "--dataset", "pima-diabetes", "--hidden", "32,x"], "argument --hidden"),
+        (["report", "--dataset", "pima-diabetes", "--epochs", "0"], "argument --epochs"),
+        (["report", "--dataset", "pima-diabetes", "--target", "Outcome"], "--target is for --csv"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_argument_errors_are_one_line(capsys, argv, fragment):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_out_must_be_a_directory(capsys, small_csv):
+    code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "outcome",
+                       "--out", str(small_csv))
+    assert_one_line_error(code, err, "is not a directory")
+
+
+# ------------------------------------------------------------------ arguments reach the report
+class FakeReport:
+    def format_table(self) -> str:
+        return "TABLE"
+
+    def write(self, out_dir):
+        return {"html": Path(out_dir) / "report.html", "json": Path(out_dir) / "report.json"}
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    calls = []
+
+    def fake_report(X, y, **kwargs):
+        calls.append({"X": X, "y": y, **kwargs})
+        return FakeReport()
+
+    monkeypatch.setattr("skkeras.report.cross_validated_report", fake_report)
+    return calls
+
+
+def test_options_reach_the_report(capsys, captured):
+    code, out, _ = run(
+        capsys, "report", "--dataset", "california_housing", "--cv", "3", "--epochs", "7",
+        "--batch-size", "64", "--hidden", "8,4", "--random-state", "none", "--grid",
+        "epochs=1,2", "--task", "regression",
+    )
+    assert code == 0 and out.strip() == "TABLE"
+    (call,) = captured
+    assert call["name"] == "california-housing"
+    assert call["X"].shape == (20640, 9) and call["y"].name == "median_house_value"
+    assert (call["cv"], call["epochs"], call["batch_size"], call["hidden"]) == (3, 7, 64, (8, 4))
+    assert call["random_state"] is None and call["grid"] == "epochs=1,2"
+    assert call["task"] == "regression"
+
+
+def test_defaults_and_pima_preparation(capsys, captured):
+    code, _, _ = run(capsys, "report", "--dataset", "pima-diabetes")
+    assert code == 0
+    (call,) = captured
+    assert (call["cv"], call["epochs"], call["batch_size"], call["hidden"]) == (5, 50, None, (32, 16))
+    assert call["random_state"] == 0 and call["grid"] is None
+    assert set(call["y"]) == {"tested_negative", "tested_positive"}
+    assert call["X"]["Glucose"].isna().sum() == 5  # documented zeros marked missing
+    assert any("imputed" in note for note in call["notes"])
+
+
+def test_progress_bar_only_on_a_terminal_and_not_quiet(capsys, captured, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    run(capsys, "report", "--dataset", "pima-diabetes")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    run(capsys, "report", "--dataset", "pima-diabetes")
+    run(capsys, "report", "--dataset", "pima-diabetes", "--quiet")
+    assert [call["progress"] for call in captured] == [False, True, False]
+
+
+def test_bundled_datasets_load():
+    for name in cli.DATASETS:
+        X, y, notes = load_dataset(name)
+        assert len(X) == len(y) > 700 and isinstance(notes, list)
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["report", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--csv", "--target", "--cv", "--grid", "--epochs", "--batch-size",
+                   "--hidden", "--random-state", "--out", "--quiet"):
+        assert option in text
+
+
+# ------------------------------------------------------------------ a real run
+def test_report_end_to_end(capsys, small_csv, tmp_path):
+    out_dir = tmp_path / "report"
+    code, out, err = run(
+        capsys, "report", "--csv", str(small_csv), "--target", "outcome", "--cv", "2",
+        "--epochs", "2", "--hidden", "4", "--out", str(out_dir),
+    )
+    assert code == 0, err
+    assert out.startswith("skkeras report: small.csv")
+    assert "binary classification of 'outcome' (0: 20, 1: 20)" in out
+    assert "mean ± std" in out and "ROC AUC" in out
+    assert f"Wrote {out_dir / 'report.html'}" in out
+    assert "cross-validating" not in err and "\r" not in err  # no bar when stderr is no terminal
+    data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    assert data["dataset"]["categorical_features"] == ["kind"]
+    assert data["settings"]["epochs"] == 2 and len(data["folds"]) == 2
+    assert (out_dir / "report.html").stat().st_size > 1000
+
+
+def test_python_dash_m_entry_point(capsys, monkeypatch):
+    """``python -m skkeras`` (run in this process): exit status and one line, no traceback."""
+    monkeypatch.setattr(sys, "argv", ["skkeras", "report", "--dataset", "nope"])
+    monkeypatch.delitem(sys.modules, "skkeras.__main__", raising=False)
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("skkeras", run_name="__main__", alter_sys=True)
+    assert info.value.code == USAGE_ERROR
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "skkeras report: error: unknown dataset 'nope'; choose pima-diabetes or " \
+        "california-housing, or give --csv FILE --target COLUMN.\n"
