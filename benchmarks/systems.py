@@ -1,0 +1,292 @@
+"""The systems compared: skkeras, scikeras, Keras's own wrappers and scikit-learn's MLP.
+
+Every system builds the same estimator for a workload (same network, seed,
+epochs and batch size), each through its own public API, the way a user would:
+
+- ``skkeras``: :class:`skkeras.KerasClassifier` / :class:`skkeras.KerasRegressor`
+  with ``model=`` a builder (:mod:`benchmarks.models`) and ``random_state=SEED``.
+- ``scikeras``: :class:`scikeras.wrappers.KerasClassifier` / ``KerasRegressor``,
+  the same builder and ``random_state``.
+- ``keras``: ``keras.wrappers.SKLearnClassifier`` / ``SKLearnRegressor``. It has
+  no ``epochs``/``batch_size`` parameters, only ``fit_kwargs``, which its
+  ``__sklearn_clone__`` drops (Keras 3.15); so a grid search sets ``fit_kwargs``
+  after cloning, and ``cross_validate`` or a clone-and-fit loop passes them as
+  fit parameters (:meth:`System.fit_params`). It has no ``predict_proba``: the
+  softmax outputs of ``decision_function`` are the probabilities.
+- ``mlp``: scikit-learn's ``MLPClassifier``/``MLPRegressor`` with the same hidden
+  layers, ReLU, Adam (learning rate 1e-3), no L2 penalty (``alpha=0``, as the
+  Keras networks), ``max_iter`` in place of ``epochs`` and the tolerance-based
+  early stop switched off, so that it runs exactly ``max_iter`` epochs.
+
+Nothing heavy is imported until a system builds an estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmarks import models
+from benchmarks.models import SEED
+
+
+class System:
+    """One competitor: how it builds, searches, fits and predicts."""
+
+    #: Short name, used on the command line and in the results.
+    name: str = ""
+    #: Label for the report.
+    label: str = ""
+    #: Whether it runs Keras (and so cares about ``KERAS_BACKEND``).
+    uses_keras: bool = True
+    #: Distribution whose version the report shows.
+    distribution: str = ""
+    #: How it is configured, for the report.
+    note: str = ""
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        """The Pima classifier (Dense 12-8-1 or its equivalent)."""
+        raise NotImplementedError
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        """The California housing regressor (Dense 64-32-1 or its equivalent)."""
+        raise NotImplementedError
+
+    def epoch_grid(
+        self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
+    ) -> dict[str, list[Any]]:
+        """GridSearchCV's ``param_grid`` over epochs × batch size, for the step named ``step``."""
+        return {f"{step}epochs": list(epochs), f"{step}batch_size": list(batch_sizes)}
+
+    def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
+        """``best_params_`` of a search over :meth:`epoch_grid`, as ``{"epochs", "batch_size"}``."""
+        return {
+            "epochs": int(params[f"{step}epochs"]),
+            "batch_size": int(params[f"{step}batch_size"]),
+        }
+
+    def fit_params(self, epochs: int, batch_size: int, step: str = "net__") -> dict[str, Any]:
+        """Extra ``fit`` parameters that a cloned estimator needs to train as configured."""
+        return {}
+
+    def proba(self, estimator: Any, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``."""
+        return estimator.predict_proba(X)
+
+    def grid_search_class(self) -> type:
+        """The GridSearchCV a user of this system runs (scikit-learn's, by default)."""
+        from sklearn.model_selection import GridSearchCV
+
+        return GridSearchCV
+
+    def cross_validate(self) -> Any:
+        """The cross_validate a user of this system runs (scikit-learn's, by default)."""
+        from sklearn.model_selection import cross_validate
+
+        return cross_validate
+
+
+class SkkerasSystem(System):
+    """skkeras's estimators with the shared builders."""
+
+    name = "skkeras"
+    label = "skkeras"
+    distribution = "skkeras"
+    note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=0)`, defaults otherwise."
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        from skkeras import KerasClassifier
+
+        return KerasClassifier(
+            model=models.pima_net, epochs=epochs, batch_size=batch_size, verbose=0,
+            random_state=SEED,
+        )
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        from skkeras import KerasRegressor
+
+        return KerasRegressor(
+            model=models.housing_net, epochs=epochs, batch_size=batch_size, verbose=0,
+            random_state=SEED,
+        )
+
+
+class SkkerasSearchSystem(SkkerasSystem):
+    """skkeras's estimators searched with skkeras.model_selection (fits trained together)."""
+
+    name = "skkeras-search"
+    label = "skkeras + skkeras.model_selection"
+    note = (
+        "As skkeras, searched with `skkeras.model_selection.GridSearchCV`/`cross_validate` "
+        "(epoch paths; packed training on JAX)."
+    )
+
+    def grid_search_class(self) -> type:
+        from skkeras.model_selection import GridSearchCV
+
+        return GridSearchCV
+
+    def cross_validate(self) -> Any:
+        from skkeras.model_selection import cross_validate
+
+        return cross_validate
+
+
+class ScikerasSystem(System):
+    """scikeras 0.13's estimators with the shared builders."""
+
+    name = "scikeras"
+    label = "scikeras"
+    distribution = "scikeras"
+    note = (
+        "`scikeras.wrappers.KerasClassifier`/`KerasRegressor(model=builder, random_state=0, "
+        "verbose=0)`."
+    )
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        from scikeras.wrappers import KerasClassifier
+
+        return KerasClassifier(
+            model=models.pima_net, epochs=epochs, batch_size=batch_size, verbose=0,
+            random_state=SEED,
+        )
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        from scikeras.wrappers import KerasRegressor
+
+        return KerasRegressor(
+            model=models.housing_net, epochs=epochs, batch_size=batch_size, verbose=0,
+            random_state=SEED,
+        )
+
+
+class KerasWrappersSystem(System):
+    """``keras.wrappers.SKLearnClassifier``/``SKLearnRegressor`` (Keras 3's own)."""
+
+    name = "keras"
+    label = "keras.wrappers"
+    distribution = "keras"
+    note = (
+        "`keras.wrappers.SKLearnClassifier`/`SKLearnRegressor(model=builder, fit_kwargs=...)`; "
+        "it one-hot encodes y, so the Pima network ends in a 2-unit softmax with categorical "
+        "cross-entropy; the builder seeds with `keras.utils.set_random_seed(0)`; its "
+        "`__sklearn_clone__` drops `fit_kwargs`, so searches set them after cloning and other "
+        "clones get them as fit parameters; no `predict_proba`: W3 times `decision_function` "
+        "(softmax outputs)."
+    )
+
+    @staticmethod
+    def _fit_kwargs(epochs: int, batch_size: int) -> dict[str, Any]:
+        return {"epochs": int(epochs), "batch_size": int(batch_size), "verbose": 0}
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        from keras.wrappers import SKLearnClassifier
+
+        return SKLearnClassifier(
+            model=models.pima_net_onehot, fit_kwargs=self._fit_kwargs(epochs, batch_size)
+        )
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        from keras.wrappers import SKLearnRegressor
+
+        return SKLearnRegressor(
+            model=models.housing_net_xy, fit_kwargs=self._fit_kwargs(epochs, batch_size)
+        )
+
+    def epoch_grid(
+        self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
+    ) -> dict[str, list[Any]]:
+        return {
+            f"{step}fit_kwargs": [self._fit_kwargs(e, b) for e in epochs for b in batch_sizes]
+        }
+
+    def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
+        fit_kwargs = params[f"{step}fit_kwargs"]
+        return {"epochs": int(fit_kwargs["epochs"]), "batch_size": int(fit_kwargs["batch_size"])}
+
+    def fit_params(self, epochs: int, batch_size: int, step: str = "net__") -> dict[str, Any]:
+        return {f"{step}{k}": v for k, v in self._fit_kwargs(epochs, batch_size).items()}
+
+    def proba(self, estimator: Any, X: Any) -> np.ndarray:
+        # No predict_proba; the softmax outputs are the class probabilities.
+        return np.asarray(estimator.decision_function(X))
+
+
+class MLPSystem(System):
+    """scikit-learn's ``MLPClassifier``/``MLPRegressor``: epochs become ``max_iter``."""
+
+    name = "mlp"
+    label = "sklearn MLP"
+    uses_keras = False
+    distribution = "scikit-learn"
+    note = (
+        "`MLPClassifier`/`MLPRegressor`, same hidden layers, ReLU, Adam (lr 1e-3), `alpha=0`, "
+        "`random_state=0`, epochs as `max_iter`, early stopping on a stalled loss switched off "
+        "(`tol=0`)."
+    )
+
+    #: Never stop early on a stalled loss: run exactly ``max_iter`` epochs, like Keras.
+    _NO_EARLY_STOP = {"tol": 0.0, "n_iter_no_change": 1_000_000_000}
+
+    def _common(self, epochs: int, batch_size: int) -> dict[str, Any]:
+        return {
+            "activation": "relu", "solver": "adam", "learning_rate_init": 1e-3, "alpha": 0.0,
+            "max_iter": int(epochs), "batch_size": int(batch_size), "shuffle": True,
+            "random_state": SEED, **self._NO_EARLY_STOP,
+        }
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        from sklearn.neural_network import MLPClassifier
+
+        return MLPClassifier(hidden_layer_sizes=models.PIMA_HIDDEN, **self._common(epochs, batch_size))
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        from sklearn.neural_network import MLPRegressor
+
+        return MLPRegressor(
+            hidden_layer_sizes=models.HOUSING_HIDDEN, **self._common(epochs, batch_size)
+        )
+
+    def epoch_grid(
+        self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
+    ) -> dict[str, list[Any]]:
+        return {f"{step}max_iter": list(epochs), f"{step}batch_size": list(batch_sizes)}
+
+    def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
+        return {
+            "epochs": int(params[f"{step}max_iter"]),
+            "batch_size": int(params[f"{step}batch_size"]),
+        }
+
+
+#: Every system, in report order; skkeras first (the baseline of the speed-ups).
+SYSTEMS: dict[str, System] = {
+    s.name: s for s in (
+        SkkerasSystem(), SkkerasSearchSystem(), ScikerasSystem(), KerasWrappersSystem(), MLPSystem()
+    )
+}
+
+#: Other spellings accepted on the command line.
+ALIASES: dict[str, str] = {
+    "keras.wrappers": "keras",
+    "keras_wrappers": "keras",
+    "keras-wrappers": "keras",
+    "sklearn": "mlp",
+    "sklearn_mlp": "mlp",
+    "sklearn-mlp": "mlp",
+    "scikit-learn": "mlp",
+}
+
+
+def resolve_system(name: str) -> System:
+    """The system called ``name`` (or one of its :data:`ALIASES`)."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in SYSTEMS:
+        raise ValueError(
+            f"unknown system {name!r}; choose among {', '.join(SYSTEMS)} "
+            f"(aliases: {', '.join(sorted(ALIASES))})"
+        )
+    return SYSTEMS[key]
