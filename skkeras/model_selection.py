@@ -58,14 +58,12 @@ def _split_estimator(estimator: Any) -> tuple[Any, BaseWrapper | None, str]:
     return None, None, ""
 
 
-def _plan_job(estimator, params, X, y, train, fit_params) -> TrainingJob | None:
-    """The training job that fitting ``estimator`` with ``params`` on ``train`` will run."""
+def _plan_fit(estimator, params, X, y, train, fit_params):
+    """The skkeras step of one (candidate, split) fit, its training data and its keys,
+    or None if the fit cannot be trained ahead."""
     estimator = clone(estimator).set_params(**params)
     preprocessing, net, prefix = _split_estimator(estimator)
-    if net is None:
-        return None
-    unknown = set(fit_params) - {prefix + "sample_weight"}
-    if unknown:
+    if net is None or set(fit_params) - {prefix + "sample_weight"}:
         return None
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     weights = fit_params.get(prefix + "sample_weight")
@@ -73,30 +71,48 @@ def _plan_job(estimator, params, X, y, train, fit_params) -> TrainingJob | None:
         weights = _safe_indexing(weights, train)
     if preprocessing is not None:
         X_train = preprocessing.fit_transform(X_train, y_train)
-    return net._plan_fit(X_train, y_train, weights).job
+    keys = net._plan_fit(X_train, y_train, weights, build=False).keys
+    if keys is None:
+        return None
+    return net, (X_train, y_train, weights), keys
 
 
 class _Plan:
-    """The fits of a search grouped into what can be trained together."""
+    """The fits of a search, grouped into runs (fits that differ only in epochs) and
+    runs into packs (runs that can train as one program)."""
 
     def __init__(self) -> None:
-        # member fingerprint -> (job, {epochs: fingerprint of the fit that stops there})
-        self.members: dict[str, tuple[TrainingJob, dict[int, str]]] = {}
+        # run key -> (estimator, its training data, {epochs: key of the fit that stops there})
+        self.runs: dict[str, tuple[BaseWrapper, tuple[Any, ...], dict[int, str]]] = {}
         self.left_alone = 0
 
-    def add(self, job: TrainingJob | None) -> None:
-        if job is None or not packing.epoch_path_safe(job):
+    def add(self, planned) -> None:
+        if planned is None:
             self.left_alone += 1
             return
-        member = job.fingerprint(epochs=-1)
-        _, stops = self.members.setdefault(member, (job, {}))
-        stops.setdefault(job.epochs, job.fingerprint())
+        net, data, (fit_key, run_key) = planned
+        _, _, stops = self.runs.setdefault(run_key, (net, data, {}))
+        stops[int(net.epochs)] = fit_key
+
+    def _jobs(self) -> list[tuple[TrainingJob, dict[int, str]]]:
+        jobs = []
+        for net, data, stops in self.runs.values():
+            try:
+                job = net._plan_fit(*data).job
+            except Exception:  # the fit itself will raise it, where scikit-learn expects
+                job = None
+            if job is None or not packing.epoch_path_safe(job):
+                self.left_alone += len(stops)
+                continue
+            jobs.append((job, stops))
+        return jobs
 
     def train(self, max_pack: int, verbose: int) -> dict[str, TrainedState]:
         start = time.perf_counter()
         groups: dict[str, list[tuple[TrainingJob, dict[int, str]]]] = defaultdict(list)
         alone = []
-        for job, stops in self.members.values():
+        jobs = self._jobs()
+        for job, stops in jobs:
             key = packing.pack_key(job) if packing.packable(job) else None
             (groups[key] if key is not None else alone).append((job, stops))
         results: dict[str, TrainedState] = {}
@@ -111,11 +127,11 @@ class _Plan:
             states = packing.train_epoch_path(job, stops)
             results.update({stops[e]: state for e, state in states.items()})
         if verbose:
-            fits = sum(len(stops) for _, stops in self.members.values())
             print(
-                f"[skkeras] trained {fits} fits ahead in {time.perf_counter() - start:.1f}s: "
-                f"{len(self.members)} runs (epoch paths), {packs} packs, "
-                f"{len(alone)} runs alone; {self.left_alone} fits left to ordinary fitting."
+                f"[skkeras] trained {len(results)} fits ahead in "
+                f"{time.perf_counter() - start:.1f}s: {len(jobs)} runs (epoch paths), "
+                f"{packs} packs, {len(alone)} runs alone; {self.left_alone} fits left to "
+                "ordinary fitting."
             )
         return results
 
@@ -139,7 +155,7 @@ def train_ahead(
 ) -> dict[str, TrainedState]:
     """Train the Keras step of every (candidate, split) fit together, where possible.
 
-    Returns results by job fingerprint, for :func:`skkeras.training.trained_ahead`.
+    Returns results by fit key, for :func:`skkeras.training.trained_ahead`.
     A fit that cannot be planned is left out: fitting it normally will train it,
     or raise its error where scikit-learn expects it.
     """
@@ -149,10 +165,10 @@ def train_ahead(
     for params in candidates:
         for train, _ in splits:
             try:
-                job = _plan_job(estimator, params, X, y, train, fit_params)
-            except Exception:
-                job = None
-            plan.add(job)
+                planned = _plan_fit(estimator, params, X, y, train, fit_params)
+            except Exception:  # the fit itself will raise it, where scikit-learn expects
+                planned = None
+            plan.add(planned)
     return plan.train(max_pack, verbose)
 
 

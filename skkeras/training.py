@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import joblib
@@ -217,37 +217,8 @@ class TrainingJob:
     fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "auto"
 
-    def with_epochs(self, epochs: int) -> TrainingJob:
-        return replace(self, epochs=epochs)
-
-    def fingerprint(self, epochs: int | None = None) -> str:
-        """A hash of everything that determines the trained result.
-
-        Architecture and compile configuration (with layer names made positional),
-        the initial values of every variable (weights, optimizer state including the
-        learning rate, random-layer seeds), the data, and the training settings.
-        """
-        fast_engine.prepare(self.model, self.x, self.y, self.batch_size)
-        variables = [
-            keras.ops.convert_to_numpy(v)
-            for group in (self.model.trainable_variables, self.model.non_trainable_variables,
-                          self.model.optimizer.variables)
-            for v in group
-        ]
-        return joblib.hash((
-            fast_engine.architecture_key(self.model, with_learning_rate=True), variables,
-            self.x, self.y, self.sample_weight, self.epochs if epochs is None else epochs,
-            self.batch_size, self.first_epoch, self.seed, self.shuffle,
-            self.validation_data, self.validation_batch_size,
-            [type(c).__name__ for c in self.callbacks], dict(self.fit_kwargs),
-        ))
-
     def run(self) -> dict[str, list[float]]:
-        """Train (or take the result a search trained ahead); return the history."""
-        if _TRAINED_AHEAD:
-            trained = _TRAINED_AHEAD[-1].get(self.fingerprint())
-            if trained is not None:
-                return trained.apply_to(self.model)
+        """Train the model; return the history."""
         return train(
             self.model, self.x, self.y, self.sample_weight, engine=self.engine,
             fit_kwargs=self.fit_kwargs, callbacks=self.callbacks, epochs=self.epochs,
@@ -257,16 +228,43 @@ class TrainingJob:
         )
 
 
-# Results trained ahead by a search, by job fingerprint; innermost context last.
+def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple[str, str] | None:
+    """Keys that identify a fit for results trained ahead: (this fit, its run).
+
+    A fit is determined by the estimator's class and parameters, its validated
+    data and weights, given an integer ``random_state``; the second key leaves out
+    ``epochs``, so fits differing only in epochs share one run (an epoch path).
+    None when the fit cannot be identified: a ``random_state`` that is not an int
+    draws a new seed per fit, and parameters that do not hash cannot be compared.
+    """
+    params = estimator.get_params(deep=False)
+    if not isinstance(params.get("random_state"), int | np.integer):
+        return None
+    params.pop("epochs", None)
+    for noise in ("verbose",):
+        params.pop(noise, None)
+    try:
+        run = joblib.hash((type(estimator).__qualname__, params, X, y, weights))
+    except Exception:  # a lambda builder or an unpicklable callback
+        return None
+    return joblib.hash((run, int(epochs))), run
+
+
+# Results trained ahead by a search, by fit key; innermost context last.
 _TRAINED_AHEAD: list[Mapping[str, TrainedState]] = []
 
 
 @contextlib.contextmanager
 def trained_ahead(results: Mapping[str, TrainedState]) -> Iterator[None]:
-    """Within the block, a job whose fingerprint is in ``results`` takes that result
-    instead of training."""
-    _TRAINED_AHEAD.append(results)
+    """Within the block, a fit whose key is in ``results`` takes that result instead
+    of training (each result serves one fit)."""
+    _TRAINED_AHEAD.append(dict(results))
     try:
         yield
     finally:
-        _TRAINED_AHEAD.remove(results)
+        _TRAINED_AHEAD.pop()
+
+
+def lookup_trained_ahead(key: str) -> TrainedState | None:
+    """The result trained ahead for the fit with ``key``, removed so it serves once."""
+    return _TRAINED_AHEAD[-1].pop(key, None) if _TRAINED_AHEAD else None

@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from . import building
+from .engine import prepare as prepare_for_training
 from .inputs import (
     InputColumns,
     n_rows,
@@ -40,7 +41,13 @@ from .routing import (
 )
 from .seeding import derive_seed, resolve_seed, scoped_seed
 from .targets import ClassificationTarget, RegressionTarget, default_classification_loss
-from .training import TrainingJob, default_batch_size
+from .training import (
+    TrainedState,
+    TrainingJob,
+    default_batch_size,
+    fit_keys,
+    lookup_trained_ahead,
+)
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
 # Arguments of fit() that override the estimator parameter of the same name for one call.
@@ -351,18 +358,22 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 X, y, sample_weight, warm=warm, classes=classes, epochs=epochs,
                 train_model=train_model, call_kwargs=call_kwargs,
             )
-            history = plan.job.run() if plan.job is not None else {}
+            if plan.trained_ahead is not None:
+                history = plan.trained_ahead.apply_to(plan.model)
+            else:
+                history = plan.job.run() if plan.job is not None else {}
             self._commit_fit(plan, history)
         return self
 
     def _plan_fit(
         self, X, y, sample_weight, *, warm=False, classes=None, epochs=None,
-        train_model=True, call_kwargs=None,
+        train_model=True, call_kwargs=None, build=True,
     ) -> _FitPlan:
         """Validate the data, build the model and describe its training, without training.
 
         Fitted attributes that validation records (``n_features_in_``...) are set;
-        the rest wait for :meth:`_commit_fit`.
+        the rest wait for :meth:`_commit_fit`. With ``build=False`` the plan stops
+        before building the model: a search planning its fits only needs their keys.
         """
         call_kwargs = dict(call_kwargs or {})
         continuing = warm and hasattr(self, "model_")
@@ -386,6 +397,12 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         weights = combine_weights(check_sample_weight(sample_weight, n), self._class_weight_vector(y))
 
         seed = self.seed_ if continuing else resolve_seed(self.random_state)
+        keys = None
+        if not continuing and train_model and not call_kwargs and validation_data is None:
+            keys = fit_keys(self, X, y, weights, epochs)
+        if not build:
+            return _FitPlan(continuing, seed, target, None, None, None, keys)
+        trained = lookup_trained_ahead(keys[0]) if keys is not None else None
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
         meta = None
         if continuing:
@@ -424,7 +441,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 fit_kwargs={**self._routed("fit"), **call_kwargs},
                 engine=self.engine,
             )
-        return _FitPlan(continuing=continuing, seed=seed, target=target, meta=meta, model=model, job=job)
+        if trained is not None:
+            prepare_for_training(model, job.x, job.y, job.batch_size)
+        return _FitPlan(continuing, seed, target, meta, model, job, keys, trained)
 
     def _commit_fit(self, plan: _FitPlan, history: Mapping[str, list[float]]) -> None:
         """Record the fitted attributes once training has succeeded."""
@@ -497,8 +516,12 @@ class _FitPlan:
     seed: int
     target: Any
     meta: dict[str, Any] | None
-    model: keras.Model
+    model: keras.Model | None
     job: TrainingJob | None
+    #: (this fit's key, the key of its run regardless of epochs), see training.fit_keys
+    keys: tuple[str, str] | None = None
+    #: The result a search trained ahead for this fit, if any.
+    trained_ahead: TrainedState | None = None
 
 
 def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[Any, ...]:
