@@ -15,6 +15,8 @@ _PUBLIC = {
     "BaseWrapper": "skkeras.wrappers",
     "KerasClassifier": "skkeras.wrappers",
     "KerasRegressor": "skkeras.wrappers",
+    "save": "skkeras.persistence",
+    "load": "skkeras.persistence",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

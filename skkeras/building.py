@@ -24,6 +24,13 @@ Builder = Callable[..., keras.Model]
 #: Builder arguments filled by skkeras rather than by a parameter of the same name.
 PROVIDED_ARGUMENTS = ("meta", "compile_kwargs", "params")
 
+#: The optimizer an estimator uses when its ``optimizer`` parameter is None.
+DEFAULT_OPTIMIZER = "adam"
+
+#: What an estimator parameter left at None stands for, for a builder that requires
+#: the argument (``def build_fn(optimizer): ...`` gets "adam", not None).
+UNSET_PARAMETER_MEANS = {"optimizer": DEFAULT_OPTIMIZER}
+
 
 def build_mlp(
     meta: Mapping[str, Any],
@@ -68,10 +75,10 @@ def _mlp_inputs(meta: Mapping[str, Any]) -> tuple[Any, Any]:
         keras.layers.Flatten()(tensor) if len(shape) > 1 else tensor
         for tensor, shape in zip(inputs.values(), shapes.values(), strict=True)
     ]
-    if len(flat) == 1:
+    if len(flat) == 1 and not meta.get("named_inputs_"):
         (only,) = inputs.values()
         return only, flat[0]
-    return inputs, keras.layers.Concatenate()(flat)
+    return inputs, flat[0] if len(flat) == 1 else keras.layers.Concatenate()(flat)
 
 
 def _mlp_output(meta: Mapping[str, Any]) -> tuple[int, str]:
@@ -119,7 +126,9 @@ def builder_arguments(
     ``params``), and finally an estimator parameter of the same name (the Keras 2
     convention where ``optimizer`` reaches ``build_fn``), which is passed only if
     the builder has no default for it or the user changed it from the estimator's
-    default, so a builder's own defaults stand unless the user overrides them.
+    default, so a builder's own defaults stand unless the user overrides them. A
+    builder that requires an argument the estimator leaves at None (``optimizer``)
+    gets what None stands for (:data:`UNSET_PARAMETER_MEANS`).
     """
     accepted = signature_parameters(builder)
     takes_kwargs = accepts_var_keyword(builder)
@@ -140,7 +149,11 @@ def builder_arguments(
             continue
         if name in wrapper_params:
             value = wrapper_params[name]
-            if parameter.default is parameter.empty or not _same(value, wrapper_defaults.get(name)):
+            if parameter.default is parameter.empty:
+                if value is None:
+                    value = UNSET_PARAMETER_MEANS.get(name)
+                arguments[name] = value
+            elif not _same(value, wrapper_defaults.get(name)):
                 arguments[name] = value
     arguments.update(extra)
     arguments.update(routed)
@@ -247,7 +260,12 @@ def _instantiate(spec: Any, kwargs: Mapping[str, Any], module: Any, kind: str) -
 
 
 def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizers.Optimizer:
-    """A fresh optimizer (one per fit: a Keras optimizer binds to one model's variables)."""
+    """A fresh optimizer (one per fit: a Keras optimizer binds to one model's variables).
+
+    None means :data:`DEFAULT_OPTIMIZER` (Adam).
+    """
+    if optimizer is None:
+        optimizer = DEFAULT_OPTIMIZER
     if isinstance(optimizer, str):
         optimizer = type(keras.optimizers.get(optimizer))
     if isinstance(optimizer, keras.optimizers.Optimizer):

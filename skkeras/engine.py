@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from .inputs import n_rows
-from .seeding import epoch_permutation
+from .seeding import epoch_permutation, scoped_seed
 
 #: Rows of the training arrays are padded up to a multiple of this, so folds of
 #: slightly different sizes share one compiled program.
@@ -206,7 +206,10 @@ def _private_template(model: keras.Model, sample: tuple[Any, ...]) -> keras.Mode
     otherwise overwrite an earlier estimator's fitted weights.
     """
     try:
-        template = keras.models.clone_model(model)
+        # A clone's layers draw default seeds from Python's random: keep it out of
+        # the caller's random state (the clone's own seeds are overwritten on load).
+        with scoped_seed(0):
+            template = keras.models.clone_model(model)
         template.compile_from_config(model.get_compile_config())
         prepare(template, *sample)
     except Exception:  # custom objects that do not serialise: no reuse

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from .inputs import n_rows, take_rows
+from .routing import check_routed_arguments
 
 #: Rows per forward call (``predict__batch_size`` overrides it): large enough to
 #: amortise the call, small enough that padding a single row costs little.
@@ -40,6 +41,7 @@ def model_outputs(
     predict_kwargs = dict(predict_kwargs or {})
     chunk = int(predict_kwargs.pop("batch_size", None) or PREDICT_CHUNK_ROWS)
     if predict_kwargs:
+        check_routed_arguments(model.predict, predict_kwargs, "predict")
         return np.asarray(model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs}))
     n = n_rows(x)
     parts = [

@@ -72,3 +72,18 @@ def accepts_var_keyword(func: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     return any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def check_routed_arguments(func: Callable[..., Any], kwargs: Mapping[str, Any], prefix: str) -> None:
+    """Raise a ValueError naming the routed ``prefix__*`` arguments ``func`` does not take
+    (Python would raise a TypeError, far from the parameter at fault)."""
+    if not kwargs or accepts_var_keyword(func):
+        return
+    accepted = signature_parameters(func)
+    unknown = sorted(name for name in kwargs if name not in accepted)
+    if unknown:
+        name = getattr(func, "__qualname__", getattr(func, "__name__", repr(func)))
+        raise ValueError(
+            f"{prefix}__ parameter(s) {unknown} are not arguments of {name}; "
+            f"it takes {sorted(accepted)}."
+        )

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import engine as fast_engine
 from .inputs import n_rows, take_rows
+from .routing import check_routed_arguments
 from .seeding import epoch_permutation
 
 #: Keras ``fit`` arguments that skkeras sets itself; users set them as estimator params.
@@ -148,6 +149,7 @@ def train(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    check_routed_arguments(model.fit, fit_kwargs, "fit")
     reasons = fast_engine.blockers(
         model, callbacks, fit_kwargs, n_samples=n_rows(x), batch_size=settings["batch_size"]
     ) if engine != "keras" else []

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_regressor
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import building
 from .engine import prepare as prepare_for_training
@@ -256,6 +256,8 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             "X_shape_": x_shape,
             "X_dtype_": x_dtype,
             "input_shapes_": input_shapes,
+            # True when the model is fed a dict of named inputs (dict X, or inputs=)
+            "named_inputs_": isinstance(X, Mapping) or self.inputs is not None,
             "target_type_": target.target_type,
             "classes_": classes,
             "n_classes_": None if classes is None else len(classes),
@@ -330,11 +332,22 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _keep_fitted_state_on_error(self) -> Iterator[None]:
-        """If a fit fails or is interrupted, the previous fitted state stays as it was."""
+        """If a fit fails or is interrupted, the previous fitted state stays as it was.
+
+        A continuing fit (warm start, partial_fit) trains ``model_`` in place, so its
+        variables, optimizer state included, are copied first and put back on failure.
+        """
         saved = {name: value for name, value in vars(self).items() if name.endswith("_")}
+        model = saved.get("model_")
+        variables = list(model.variables) + list(model.optimizer.variables) if (
+            model is not None and model.optimizer is not None
+        ) else []
+        values = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
         try:
             yield
         except BaseException:
+            for variable, value in zip(variables, values, strict=True):
+                variable.assign(value)
             for name in [n for n in vars(self) if n.endswith("_")]:
                 delattr(self, name)
             for name, value in saved.items():
@@ -386,7 +399,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
         if continuing:
             X = validate_features(self, X, reset=False)
-            y = np.asarray(y)
+            y = check_array(
+                y, ensure_2d=False, dtype="numeric" if is_regressor(self) else None, input_name="y"
+            )
             if len(y) != n_rows(X):
                 raise ValueError(f"X has {n_rows(X)} rows but y has {len(y)}: they must match.")
             target = self.target_
