@@ -570,8 +570,8 @@ def train_fast(
         verbose=verbose, epochs=epochs, steps=-(-n // batch_size),
     )
     history = next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
-    # Only callbacks beyond History (and snapshots) look at the model between epochs.
-    interactive = validation is not None or len(callback_list.callbacks) > 1 or bool(snapshots)
+    # Only callbacks beyond History look at the model between epochs.
+    interactive = validation is not None or len(callback_list.callbacks) > 1
     model.stop_training = False
     model.reset_metrics()
     # Copies: on TensorFlow a variable's .value is the live variable, not a snapshot.
@@ -592,6 +592,8 @@ def train_fast(
             if snapshots is not None and epoch + 1 in snapshots:
                 from .training import TrainedState
 
+                if not interactive:
+                    program.store(model)
                 snapshots[epoch + 1] = TrainedState.of(model, history.history)
             if interactive:  # callbacks may change the model (ReduceLROnPlateau: the rate)
                 program.load(model)

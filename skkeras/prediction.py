@@ -13,6 +13,7 @@ the same values as predicting the whole array.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from .inputs import n_rows, take_rows
 from .routing import check_routed_arguments
+from .seeding import scoped_seed
 
 #: Rows per forward call (``predict__batch_size`` overrides it): large enough to
 #: amortise the call, small enough that padding a single row costs little.
@@ -44,11 +46,70 @@ def model_outputs(
         check_routed_arguments(model.predict, predict_kwargs, "predict")
         return np.asarray(model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs}))
     n = n_rows(x)
+    forward = _compiled_forward(model)
     parts = [
-        keras.ops.convert_to_numpy(model(_padded(take_rows(x, slice(start, start + chunk)), chunk), training=False))[: min(chunk, n - start)]
+        keras.ops.convert_to_numpy(forward(_padded(take_rows(x, slice(start, start + chunk)), chunk)))[: min(chunk, n - start)]
         for start in range(0, n, chunk)
     ]
     return np.concatenate(parts, axis=0)
+
+
+# One compiled forward pass per architecture, shared by every model of it.
+_FORWARDS: dict[str, tuple[keras.Model, Any]] = {}
+_ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled_forward(model: keras.Model) -> Any:
+    """``x -> model(x, training=False)``, as one compiled call.
+
+    Eager calls dispatch every operation separately (about 20 ms for a small MLP
+    on 512 rows on JAX, 5 ms on TensorFlow). A compiled function takes a fraction
+    of that, and models of one architecture share it: it is traced once on a
+    private clone, which is given each model's variable values (JAX: as
+    arguments of a stateless call; TensorFlow: assigned to the clone's
+    variables). Models that cannot be cloned stay eager.
+    """
+    from . import engine
+
+    if model not in _ARCHITECTURES:
+        _ARCHITECTURES[model] = engine.architecture_key(model)
+    key = _ARCHITECTURES[model]
+    if key is not None and key not in _FORWARDS:
+        try:
+            with scoped_seed(0):
+                template = keras.models.clone_model(model)
+        except Exception:  # clone_model cannot copy it
+            key = None
+        else:
+            _FORWARDS[key] = (template, _compile_forward(template))
+    if key is None or engine.backend_name() not in ("jax", "tensorflow"):
+        return lambda x: model(x, training=False)
+    template, forward = _FORWARDS[key]
+    if engine.backend_name() == "jax":
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        return lambda x: forward(trainable, non_trainable, x)
+    for target, source in zip(template.variables, model.variables, strict=True):
+        target.assign(source)
+    return forward
+
+
+def _compile_forward(template: keras.Model) -> Any:
+    from . import engine
+
+    kwargs = {"training": False} if template._call_has_training_arg else {}
+    if engine.backend_name() == "jax":
+        import jax
+
+        def stateless_forward(trainable, non_trainable, x):
+            return template.stateless_call(trainable, non_trainable, x, **kwargs)[0]
+
+        return jax.jit(stateless_forward)
+    if engine.backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda x: template(x, **kwargs), reduce_retracing=True)
+    return None
 
 
 def _padded(x: np.ndarray | Mapping[str, np.ndarray], rows: int) -> np.ndarray | dict[str, np.ndarray]:
