@@ -40,6 +40,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _num_samples
 
 from . import packing
 from .training import TrainedState, TrainingJob, trained_ahead
@@ -176,11 +177,15 @@ class _TrainAheadMixin:
     """Adds training ahead to a scikit-learn search (see the module docstring)."""
 
     def fit(self, X: Any, y: Any = None, **params: Any):
+        # Filled when the candidates are known; alive through the refit, which
+        # scikit-learn runs after the search.
+        self._trained_ahead = {}
         self._train_ahead_inputs = (X, y, params)
         try:
-            return super().fit(X, y, **params)
+            with trained_ahead(self._trained_ahead):
+                return super().fit(X, y, **params)
         finally:
-            del self._train_ahead_inputs
+            del self._train_ahead_inputs, self._trained_ahead
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
         # scikit-learn >= 1.9 passes callback_ctx; earlier versions do not.
@@ -195,13 +200,16 @@ class _TrainAheadMixin:
             cv = check_cv(cv or self.cv, y, classifier=is_classifier(self.estimator))
             groups = params.get("groups")
             splits = list(cv.split(X, y, groups))
+            if self.refit and packing.packing_available():
+                # In a pack, the refit of every candidate costs little and spares the
+                # one refit a program of its own; sequentially it would cost more.
+                splits.append((np.arange(_num_samples(X)), np.arange(0)))
             fit_params = {k: v for k, v in params.items() if k != "groups"}
-            results = train_ahead(
+            self._trained_ahead.update(train_ahead(
                 self.estimator, candidate_params, X, y, splits, fit_params,
                 max_pack=self.max_pack, verbose=self.verbose,
-            )
-            with trained_ahead(results):
-                return evaluate_candidates(candidate_params, *args, **kwargs)
+            ))
+            return evaluate_candidates(candidate_params, *args, **kwargs)
 
         return super()._run_search(evaluate_trained_ahead, **context)
 
@@ -266,7 +274,7 @@ def cross_validate(
         results = train_ahead(
             estimator, [{}], X, y, splits, dict(params or {}), max_pack=max_pack, verbose=verbose
         )
-    with trained_ahead(results):
+    with trained_ahead(dict(results)):
         return sk.cross_validate(
             estimator, X, y, groups=groups, scoring=scoring, cv=cv, n_jobs=n_jobs,
             verbose=verbose, params=params, pre_dispatch=pre_dispatch,

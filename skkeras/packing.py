@@ -33,11 +33,16 @@ from .seeding import epoch_permutation
 from .training import TrainedState, TrainingJob
 
 
+def packing_available() -> bool:
+    """Packs need JAX's vmap: on other backends, runs train one after another."""
+    return engine.backend_name() == "jax"
+
+
 def packable(job: TrainingJob) -> bool:
     """Whether a job can train in a pack: the fast path applies and nothing between
     epochs (callbacks, validation) needs to see one model alone."""
     return (
-        engine.backend_name() == "jax"
+        packing_available()
         and job.engine != "keras"
         and job.first_epoch == 0
         and not job.callbacks

@@ -253,14 +253,15 @@ def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple
 
 
 # Results trained ahead by a search, by fit key; innermost context last.
-_TRAINED_AHEAD: list[Mapping[str, TrainedState]] = []
+_TRAINED_AHEAD: list[dict[str, TrainedState]] = []
 
 
 @contextlib.contextmanager
-def trained_ahead(results: Mapping[str, TrainedState]) -> Iterator[None]:
+def trained_ahead(results: dict[str, TrainedState]) -> Iterator[None]:
     """Within the block, a fit whose key is in ``results`` takes that result instead
-    of training (each result serves one fit)."""
-    _TRAINED_AHEAD.append(dict(results))
+    of training. Each result serves one fit (it is removed from ``results``), and
+    results added to the dict while the block runs are found too."""
+    _TRAINED_AHEAD.append(results)
     try:
         yield
     finally:
