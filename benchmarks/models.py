@@ -75,6 +75,18 @@ def housing_net(meta: Mapping[str, Any]) -> Any:
     return dense_net(int(meta["n_features_in_"]), HOUSING_HIDDEN, 1, None, "mean_squared_error")
 
 
+def with_xla(builder: Any) -> Any:
+    """``builder``, with the compiled model set to XLA (``jit_compile=True``)."""
+
+    def build(meta: Mapping[str, Any]) -> Any:
+        model = builder(meta)
+        model.jit_compile = True
+        return model
+
+    build.__name__ = build.__qualname__ = f"{builder.__name__}_xla"
+    return build
+
+
 def housing_net_xy(X: Any, y: Any) -> Any:
     """Dense 64-32-1 linear, Adam, mean squared error (builder for keras.wrappers)."""
     import keras

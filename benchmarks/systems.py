@@ -134,6 +134,24 @@ class SkkerasSearchSystem(SkkerasSystem):
         return cross_validate
 
 
+class SkkerasXlaSystem(SkkerasSystem):
+    """skkeras with XLA forced on (``compile__jit_compile=True``): where does XLA pay?"""
+
+    name = "skkeras-xla"
+    label = "skkeras (XLA)"
+    note = "As skkeras, with the builders' models set to `jit_compile=True` (XLA on TensorFlow)."
+
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        return super().classifier(epochs, batch_size).set_params(
+            model=models.with_xla(models.pima_net)
+        )
+
+    def regressor(self, epochs: int, batch_size: int) -> Any:
+        return super().regressor(epochs, batch_size).set_params(
+            model=models.with_xla(models.housing_net)
+        )
+
+
 class ScikerasSystem(System):
     """scikeras 0.13's estimators with the shared builders."""
 
@@ -264,7 +282,8 @@ class MLPSystem(System):
 #: Every system, in report order; skkeras first (the baseline of the speed-ups).
 SYSTEMS: dict[str, System] = {
     s.name: s for s in (
-        SkkerasSystem(), SkkerasSearchSystem(), ScikerasSystem(), KerasWrappersSystem(), MLPSystem()
+        SkkerasSystem(), SkkerasSearchSystem(), SkkerasXlaSystem(), ScikerasSystem(),
+        KerasWrappersSystem(), MLPSystem()
     )
 }
 

@@ -72,7 +72,6 @@ def train_pack(
 ) -> list[dict[int, TrainedState]]:
     """Train ``jobs`` (one pack key) together; for each, its state after each epoch
     count in its ``stops`` (the largest is how long it trains)."""
-    import jax
 
     template_job = jobs[0]
     for job in jobs:
@@ -92,8 +91,7 @@ def train_pack(
         job.model.reset_metrics()
     fresh_metrics = _stack([[keras.ops.convert_to_numpy(v) for v in job.model.metrics_variables] for job in jobs])
 
-    train_epoch = jax.jit(jax.vmap(program.pure_train_epoch))
-    results = jax.jit(jax.vmap(program.pure_results))
+    train_epoch, results = program.vectorised()
     epochs = max(max(s) for s in stops)
     histories: list[dict[str, list[float]]] = [{} for _ in jobs]
     snapshots: list[dict[int, TrainedState]] = [{} for _ in jobs]
@@ -133,7 +131,8 @@ def train_epoch_path(job: TrainingJob, stops: Collection[int]) -> dict[int, Trai
         batch_size=job.batch_size, first_epoch=job.first_epoch, seed=job.seed,
         shuffle=job.shuffle, callbacks=job.callbacks, validation_data=job.validation_data,
         validation_batch_size=job.validation_batch_size, verbose=job.verbose,
-        jit_compile=engine.default_jit_compile(job.model), snapshots=snapshots,
+        jit_compile=engine.default_jit_compile(job.model) if job.jit_compile is None else job.jit_compile,
+        snapshots=snapshots,
     )
     return {epoch: state for epoch, state in snapshots.items() if state is not None}
 

@@ -218,11 +218,14 @@ class TrainingJob:
     verbose: int = 0
     fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "auto"
+    #: XLA for the fast path: None lets skkeras choose (see engine.default_jit_compile).
+    jit_compile: bool | None = None
 
     def run(self) -> dict[str, list[float]]:
         """Train the model; return the history."""
         return train(
             self.model, self.x, self.y, self.sample_weight, engine=self.engine,
+            jit_compile=self.jit_compile,
             fit_kwargs=self.fit_kwargs, callbacks=self.callbacks, epochs=self.epochs,
             batch_size=self.batch_size, first_epoch=self.first_epoch, seed=self.seed,
             shuffle=self.shuffle, validation_data=self.validation_data,

@@ -455,6 +455,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 verbose=settings["verbose"],
                 fit_kwargs={**self._routed("fit"), **call_kwargs},
                 engine=self.engine,
+                jit_compile=self._routed("compile").get("jit_compile"),
             )
         if trained is not None:
             prepare_for_training(model, job.x, job.y, job.batch_size)
