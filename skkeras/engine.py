@@ -627,7 +627,9 @@ def train_fast(
     jit_compile: bool,
     snapshots: dict[int, Any] | None = None,
 ) -> dict[str, list[float]]:
-    """Train like ``model.fit`` over skkeras's batch order, one compiled call per epoch.
+    """Train like ``model.fit`` over skkeras's batch order, in compiled calls of one
+    epoch (when callbacks or validation look at the model between epochs) or up to
+    :data:`EPOCHS_PER_CALL` epochs.
 
     ``snapshots``, a dict whose keys are epoch counts, receives the model's
     :class:`~skkeras.training.TrainedState` after each of those epochs.
