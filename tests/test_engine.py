@@ -205,3 +205,27 @@ def test_dropout_with_a_short_last_batch_falls_back_and_still_matches(binary_dat
     assert_same_training(auto, plain, atol=0)
     with pytest.raises(ValueError, match="random layer"):
         make(engine="fast").fit(X, y)
+
+
+@keras.saving.register_keras_serializable(package="skkeras_tests")
+class FailsInTraining(keras.layers.Layer):
+    """Works at inference, raises in training: the error surfaces inside the compiled epoch."""
+
+    def call(self, inputs, training=False):
+        if training:
+            raise ValueError("FailsInTraining refuses to train")
+        return inputs
+
+
+def failing_net(meta):
+    inputs = keras.Input((meta["n_features_in_"],))
+    hidden = FailsInTraining(name="picky_layer")(keras.layers.Dense(4)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+
+def test_errors_inside_the_fast_path_name_the_users_layer(binary_data):
+    X, y = binary_data
+    with pytest.raises(Exception, match="FailsInTraining refuses to train") as raised:
+        KerasClassifier(failing_net, epochs=1, engine="fast", loss="binary_crossentropy").fit(X, y)
+    assert "picky_layer" in str(raised.value) or "FailsInTraining" in str(raised.value)
+    assert "skkeras" not in type(raised.value).__module__
