@@ -27,13 +27,16 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 from .inputs import n_rows
 from .seeding import epoch_permutation, scoped_seed
+
+if TYPE_CHECKING:
+    from .training import TrainingJob
 
 #: Rows of the training arrays are padded up to a multiple of this, so folds of
 #: slightly different sizes share one compiled program.
@@ -609,31 +612,18 @@ def _logs(template: keras.Model, metrics_vars: Sequence[Any] | None = None, pref
     }
 
 
-def train_fast(
-    model: keras.Model,
-    x: np.ndarray | Mapping[str, np.ndarray],
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    *,
-    epochs: int,
-    batch_size: int,
-    first_epoch: int,
-    seed: int,
-    shuffle: bool,
-    callbacks: Sequence[keras.callbacks.Callback],
-    validation_data: tuple[Any, ...] | None,
-    validation_batch_size: int | None,
-    verbose: int,
-    jit_compile: bool,
-    snapshots: dict[int, Any] | None = None,
-) -> dict[str, list[float]]:
-    """Train like ``model.fit`` over skkeras's batch order, in compiled calls of one
-    epoch (when callbacks or validation look at the model between epochs) or up to
-    :data:`EPOCHS_PER_CALL` epochs.
+def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dict[str, list[float]]:
+    """Train ``job`` like ``model.fit`` over skkeras's batch order, in compiled calls of
+    one epoch (when callbacks or validation look at the model between epochs) or up
+    to :data:`EPOCHS_PER_CALL` epochs.
 
     ``snapshots``, a dict whose keys are epoch counts, receives the model's
     :class:`~skkeras.training.TrainedState` after each of those epochs.
     """
+    model, x, y, sample_weight = job.model, job.x, job.y, job.sample_weight
+    epochs, batch_size, first_epoch = job.epochs, job.batch_size, job.first_epoch
+    seed, shuffle, callbacks, verbose = job.seed, job.shuffle, job.callbacks, job.verbose
+    jit_compile = default_jit_compile(model) if job.jit_compile is None else job.jit_compile
     n = n_rows(x)
     rows = row_bucket(n)
     max_batches = -(-rows // batch_size)
@@ -643,7 +633,7 @@ def train_fast(
         key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|bs{batch_size}|rows{rows}|xla{jit_compile}"
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
     data = _device_data(x, y, rows)
-    validation = _validation_inputs(validation_data, validation_batch_size or batch_size)
+    validation = _validation_inputs(job.validation_data, job.validation_batch_size or batch_size)
 
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), add_history=True, add_progbar=verbose != 0, model=model,

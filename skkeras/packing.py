@@ -22,6 +22,7 @@ asked of it, and its state is snapshotted at the smaller ones.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -126,14 +127,7 @@ def train_pack(
 def train_epoch_path(job: TrainingJob, stops: Collection[int]) -> dict[int, TrainedState]:
     """Train one job to its largest stop on the fast path, snapshotting at each stop."""
     snapshots: dict[int, Any] = dict.fromkeys(stops)
-    engine.train_fast(
-        job.model, job.x, job.y, job.sample_weight, epochs=max(stops),
-        batch_size=job.batch_size, first_epoch=job.first_epoch, seed=job.seed,
-        shuffle=job.shuffle, callbacks=job.callbacks, validation_data=job.validation_data,
-        validation_batch_size=job.validation_batch_size, verbose=job.verbose,
-        jit_compile=engine.default_jit_compile(job.model) if job.jit_compile is None else job.jit_compile,
-        snapshots=snapshots,
-    )
+    engine.train_fast(replace(job, epochs=max(stops)), snapshots)
     return {epoch: state for epoch, state in snapshots.items() if state is not None}
 
 

@@ -83,44 +83,28 @@ class EpochBatches(keras.utils.PyDataset):
         return take_rows(self.x, rows), self.y[rows], self.sample_weight[rows]
 
 
-def train_with_fit(
-    model: keras.Model,
-    x: np.ndarray | Mapping[str, np.ndarray],
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    *,
-    epochs: int,
-    batch_size: int,
-    first_epoch: int,
-    seed: int,
-    shuffle: bool,
-    callbacks: Sequence[keras.callbacks.Callback],
-    validation_data: tuple[Any, ...] | None,
-    validation_batch_size: int | None,
-    verbose: int,
-    fit_kwargs: Mapping[str, Any],
-) -> dict[str, list[float]]:
+def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
     """Train with ``keras.Model.fit`` over skkeras's batch order; return the history."""
-    reserved = RESERVED_FIT_ARGUMENTS & set(fit_kwargs)
+    reserved = RESERVED_FIT_ARGUMENTS & set(job.fit_kwargs)
     if reserved:
         raise ValueError(
             f"fit__{sorted(reserved)[0]} is set by skkeras; use the estimator parameter "
             "(epochs, batch_size, shuffle, class_weight, or fit's sample_weight) instead."
         )
     batches = EpochBatches(
-        x, y, sample_weight, batch_size=batch_size, epochs=epochs,
-        first_epoch=first_epoch, seed=seed, shuffle=shuffle,
+        job.x, job.y, job.sample_weight, batch_size=job.batch_size, epochs=job.epochs,
+        first_epoch=job.first_epoch, seed=job.seed, shuffle=job.shuffle,
     )
-    history = model.fit(
+    history = job.model.fit(
         batches,
-        epochs=epochs,
+        epochs=job.epochs,
         steps_per_epoch=batches.batches_per_epoch,
         shuffle=False,
-        callbacks=list(callbacks),
-        validation_data=validation_data,
-        validation_batch_size=validation_batch_size,
-        verbose=verbose,
-        **fit_kwargs,
+        callbacks=list(job.callbacks),
+        validation_data=job.validation_data,
+        validation_batch_size=job.validation_batch_size,
+        verbose=job.verbose,
+        **job.fit_kwargs,
     )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
@@ -129,41 +113,25 @@ def train_with_fit(
 ENGINES = ("auto", "fast", "keras")
 
 
-def train(
-    model: keras.Model,
-    x: np.ndarray | Mapping[str, np.ndarray],
-    y: np.ndarray,
-    sample_weight: np.ndarray | None,
-    *,
-    engine: str = "auto",
-    jit_compile: bool | None = None,
-    fit_kwargs: Mapping[str, Any],
-    callbacks: Sequence[keras.callbacks.Callback],
-    **settings: Any,
-) -> dict[str, list[float]]:
-    """Train ``model`` for ``epochs`` epochs and return the per-epoch history.
+def train(job: TrainingJob) -> dict[str, list[float]]:
+    """Train the job's model for its epochs and return the per-epoch history.
 
     ``engine="auto"`` takes the compiled fast path (:mod:`skkeras.engine`) where it
     applies and ``keras.Model.fit`` elsewhere; ``"fast"`` insists on the fast path
     (an error says what prevents it); ``"keras"`` always uses ``Model.fit``.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
-    check_routed_arguments(model.fit, fit_kwargs, "fit")
+    if job.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {job.engine!r}.")
+    check_routed_arguments(job.model.fit, job.fit_kwargs, "fit")
     reasons = fast_engine.blockers(
-        model, callbacks, fit_kwargs, n_samples=n_rows(x), batch_size=settings["batch_size"]
-    ) if engine != "keras" else []
-    if engine == "fast" and reasons:
+        job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
+        batch_size=job.batch_size,
+    ) if job.engine != "keras" else []
+    if job.engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
-    if engine == "keras" or reasons:
-        return train_with_fit(
-            model, x, y, sample_weight, fit_kwargs=fit_kwargs, callbacks=callbacks, **settings
-        )
-    if jit_compile is None:
-        jit_compile = fast_engine.default_jit_compile(model)
-    return fast_engine.train_fast(
-        model, x, y, sample_weight, callbacks=callbacks, jit_compile=jit_compile, **settings
-    )
+    if job.engine == "keras" or reasons:
+        return train_with_fit(job)
+    return fast_engine.train_fast(job)
 
 
 @dataclass
@@ -223,14 +191,7 @@ class TrainingJob:
 
     def run(self) -> dict[str, list[float]]:
         """Train the model; return the history."""
-        return train(
-            self.model, self.x, self.y, self.sample_weight, engine=self.engine,
-            jit_compile=self.jit_compile,
-            fit_kwargs=self.fit_kwargs, callbacks=self.callbacks, epochs=self.epochs,
-            batch_size=self.batch_size, first_epoch=self.first_epoch, seed=self.seed,
-            shuffle=self.shuffle, validation_data=self.validation_data,
-            validation_batch_size=self.validation_batch_size, verbose=self.verbose,
-        )
+        return train(self)
 
 
 def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple[str, str] | None:
