@@ -88,6 +88,14 @@ class System:
         return cross_validate
 
 
+def _wrapper(module: str, name: str, builder: Any, epochs: int, batch_size: int) -> Any:
+    """An estimator with scikeras's constructor (skkeras's or scikeras's), configured alike."""
+    import importlib
+
+    cls = getattr(importlib.import_module(module), name)
+    return cls(model=builder, epochs=epochs, batch_size=batch_size, verbose=0, random_state=SEED)
+
+
 class SkkerasSystem(System):
     """skkeras's estimators with the shared builders."""
 
@@ -96,21 +104,14 @@ class SkkerasSystem(System):
     distribution = "skkeras"
     note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=0)`, defaults otherwise."
 
-    def classifier(self, epochs: int, batch_size: int) -> Any:
-        from skkeras import KerasClassifier
+    #: Module holding KerasClassifier / KerasRegressor with scikeras's constructor.
+    module = "skkeras"
 
-        return KerasClassifier(
-            model=models.pima_net, epochs=epochs, batch_size=batch_size, verbose=0,
-            random_state=SEED,
-        )
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
-        from skkeras import KerasRegressor
-
-        return KerasRegressor(
-            model=models.housing_net, epochs=epochs, batch_size=batch_size, verbose=0,
-            random_state=SEED,
-        )
+        return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
 
 
 class SkkerasSearchSystem(SkkerasSystem):
@@ -163,21 +164,13 @@ class ScikerasSystem(System):
         "verbose=0)`."
     )
 
-    def classifier(self, epochs: int, batch_size: int) -> Any:
-        from scikeras.wrappers import KerasClassifier
+    module = "scikeras.wrappers"
 
-        return KerasClassifier(
-            model=models.pima_net, epochs=epochs, batch_size=batch_size, verbose=0,
-            random_state=SEED,
-        )
+    def classifier(self, epochs: int, batch_size: int) -> Any:
+        return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
-        from scikeras.wrappers import KerasRegressor
-
-        return KerasRegressor(
-            model=models.housing_net, epochs=epochs, batch_size=batch_size, verbose=0,
-            random_state=SEED,
-        )
+        return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
 
 
 class KerasWrappersSystem(System):
