@@ -628,6 +628,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     rows = row_bucket(n)
     max_batches = -(-rows // batch_size)
     prepare(model, x, y, batch_size)
+    job.reset_model()
     key = architecture_key(model)
     if key is not None:
         key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|bs{batch_size}|rows{rows}|xla{jit_compile}"

@@ -82,12 +82,7 @@ def train_pack(
     rows = max(engine.row_bucket(n_rows(job.x)) for job in jobs)
     max_batches = max(-(-rows // job.batch_size) for job in jobs)
     data = _stack([engine.padded_data(job.x, job.y, rows) for job in jobs])
-    state = _stack([
-        [[keras.ops.convert_to_numpy(v) for v in group] for group in (
-            job.model.trainable_variables, job.model.non_trainable_variables,
-            job.model.optimizer.variables, job.model.metrics_variables)]
-        for job in jobs
-    ])
+    state = _stack([_starting_values(job) for job in jobs])
     for job in jobs:
         job.model.reset_metrics()
     fresh_metrics = _stack([[keras.ops.convert_to_numpy(v) for v in job.model.metrics_variables] for job in jobs])
@@ -122,6 +117,19 @@ def train_pack(
                     history={k: list(v) for k, v in histories[m].items()},
                 )
     return snapshots
+
+
+def _starting_values(job: TrainingJob) -> list[list[np.ndarray]]:
+    """The variable groups a member starts from: the job's own initial values (a
+    reused model, shared by several jobs) or else its model's."""
+    model = job.model
+    metrics = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
+    if job.initial is not None:
+        return [job.initial.trainable, job.initial.non_trainable, job.initial.optimizer, metrics]
+    return [
+        [keras.ops.convert_to_numpy(v) for v in group]
+        for group in (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
+    ] + [metrics]
 
 
 def train_epoch_path(job: TrainingJob, stops: Collection[int]) -> dict[int, TrainedState]:

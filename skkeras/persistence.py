@@ -164,6 +164,8 @@ class PersistenceMixin:
         replaced by an :class:`UnrestoredParam` that explains, on the next training,
         that it must be given again. Callbacks given as classes are always kept.
         """
+        if "_deferred_model_" in self.__dict__:
+            self.model_  # noqa: B018 (a model trained on a reused one is built to be pickled)
         state = dict(super().__getstate__())  # type: ignore[misc]
         if state.get("model_") is not None:
             _repair_compile_config(state["model_"])

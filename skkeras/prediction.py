@@ -23,6 +23,7 @@ import numpy as np
 from .inputs import n_rows, take_rows
 from .routing import check_routed_arguments
 from .seeding import scoped_seed
+from .training import TrainedState
 
 #: Rows per forward call (``predict__batch_size`` overrides it): large enough to
 #: amortise the call, small enough that padding a single row costs little.
@@ -33,12 +34,15 @@ def model_outputs(
     model: keras.Model,
     x: np.ndarray | Mapping[str, np.ndarray],
     predict_kwargs: Mapping[str, Any] | None = None,
+    values: TrainedState | None = None,
 ) -> np.ndarray:
     """The model's outputs for every row of ``x``, as a NumPy array.
 
     ``predict__batch_size`` sets the chunk size; any other ``predict__*``
     parameter switches to ``keras.Model.predict`` with those arguments, for
-    models that rely on it (a custom ``predict_step``, say).
+    models that rely on it (a custom ``predict_step``, say). ``values``, trained
+    variables for a model of ``model``'s architecture, are used instead of
+    ``model``'s own (a fit on a reused model, :mod:`skkeras.reuse`).
     """
     predict_kwargs = dict(predict_kwargs or {})
     chunk = int(predict_kwargs.pop("batch_size", None) or PREDICT_CHUNK_ROWS)
@@ -46,7 +50,7 @@ def model_outputs(
         check_routed_arguments(model.predict, predict_kwargs, "predict")
         return np.asarray(model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs}))
     n = n_rows(x)
-    forward = _compiled_forward(model)
+    forward = _compiled_forward(model, values)
     parts = [
         keras.ops.convert_to_numpy(forward(_padded(take_rows(x, slice(start, start + chunk)), chunk)))[: min(chunk, n - start)]
         for start in range(0, n, chunk)
@@ -59,7 +63,7 @@ _FORWARDS: dict[str, tuple[keras.Model, Any]] = {}
 _ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _compiled_forward(model: keras.Model) -> Any:
+def _compiled_forward(model: keras.Model, values: TrainedState | None = None) -> Any:
     """``x -> model(x, training=False)``, as one compiled call.
 
     Eager calls dispatch every operation separately (about 20 ms for a small MLP
@@ -82,16 +86,26 @@ def _compiled_forward(model: keras.Model) -> Any:
             key = None
         else:
             _FORWARDS[key] = (template, _compile_forward(template))
+    if values is not None and (key is None or engine.backend_name() not in ("jax", "tensorflow")):
+        values.apply_to(model)  # no compiled forward: run the model itself with the values
     if key is None or engine.backend_name() not in ("jax", "tensorflow"):
         return lambda x: model(x, training=False)
     template, forward = _FORWARDS[key]
-    if engine.backend_name() == "jax":
+    if values is not None:
+        trainable, non_trainable = values.trainable, values.non_trainable
+    else:
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
+    if engine.backend_name() == "jax":
         return lambda x: forward(trainable, non_trainable, x)
-    for target, source in zip(template.variables, model.variables, strict=True):
-        target.assign(source)
+    _assign(template.trainable_variables, trainable)
+    _assign(template.non_trainable_variables, non_trainable)
     return forward
+
+
+def _assign(variables: Any, values: Any) -> None:
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
 
 
 def _compile_forward(template: keras.Model) -> Any:

@@ -91,6 +91,7 @@ def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
             f"fit__{sorted(reserved)[0]} is set by skkeras; use the estimator parameter "
             "(epochs, batch_size, shuffle, class_weight, or fit's sample_weight) instead."
         )
+    job.reset_model()
     batches = EpochBatches(
         job.x, job.y, job.sample_weight, batch_size=job.batch_size, epochs=job.epochs,
         first_epoch=job.first_epoch, seed=job.seed, shuffle=job.shuffle,
@@ -188,10 +189,18 @@ class TrainingJob:
     engine: str = "auto"
     #: XLA for the fast path: None lets skkeras choose (see engine.default_jit_compile).
     jit_compile: bool | None = None
+    #: The values training starts from, for a model reused across fits
+    #: (:mod:`skkeras.reuse`); None starts from the model's current values.
+    initial: TrainedState | None = None
 
     def run(self) -> dict[str, list[float]]:
         """Train the model; return the history."""
         return train(self)
+
+    def reset_model(self) -> None:
+        """Put the starting values into the model, if the job has its own."""
+        if self.initial is not None:
+            self.initial.apply_to(self.model)
 
 
 def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple[str, str] | None:

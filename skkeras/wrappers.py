@@ -10,8 +10,9 @@ compiled model, :mod:`~skkeras.training` trains it and
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import keras
@@ -20,7 +21,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_regr
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import building
+from . import building, reuse
+from .engine import blockers as fast_path_blockers
 from .engine import prepare as prepare_for_training
 from .inputs import (
     InputColumns,
@@ -50,6 +52,14 @@ from .training import (
 )
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
+# Parameters that only steer training: a builder that does not ask for them
+# builds the same model whatever their values.
+_TRAINING_SETTINGS = (
+    "epochs", "batch_size", "verbose", "callbacks", "validation_split", "validation_batch_size",
+    "shuffle", "warm_start", "engine", "class_weight", "threshold",
+)
+_TRAINING_ROUTES = ("fit", "predict", "callbacks")
+
 # Arguments of fit() that override the estimator parameter of the same name for one call.
 _PER_CALL_OVERRIDES = (
     "epochs", "batch_size", "verbose", "shuffle", "validation_split", "validation_batch_size",
@@ -69,6 +79,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         hyperparameters (set as ``model__name=`` or plainly as ``name=``). A
         ``keras.Model`` instance is cloned, with its compile configuration, on
         every fit. None uses the built-in MLP (:func:`skkeras.building.build_mlp`).
+        Fits with the same builder, arguments and integer ``random_state`` reuse
+        one built model (:mod:`skkeras.reuse`); ``model_`` is then built when
+        first accessed.
     build_fn : callable, default=None
         The Keras 2 name of ``model``. Its keyword arguments may be given to the
         estimator directly, and set later by ``set_params`` or a grid search.
@@ -166,6 +179,12 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- params
     def __getattr__(self, name: str) -> Any:
+        if name == "model_" and "_deferred_model_" in self.__dict__:
+            # A fit on a reused model kept only the trained values: build the
+            # estimator's own model now that it is asked for (see skkeras.reuse).
+            model = self.__dict__.pop("_deferred_model_").materialize()
+            self.model_ = model
+            return model
         # Read access to extra parameters as attributes, as scikeras users expect.
         if not name.startswith("_"):
             extra = self.__dict__.get("_extra_params", {})
@@ -371,12 +390,25 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 X, y, sample_weight, warm=warm, classes=classes, epochs=epochs,
                 train_model=train_model, call_kwargs=call_kwargs,
             )
-            if plan.trained_ahead is not None:
-                history = plan.trained_ahead.apply_to(plan.model)
+            if plan.workbench is not None:
+                self._commit_fit(plan, *self._train_on_workbench(plan))
+            elif plan.trained_ahead is not None:
+                self._commit_fit(plan, plan.trained_ahead.apply_to(plan.model))
             else:
-                history = plan.job.run() if plan.job is not None else {}
-            self._commit_fit(plan, history)
+                self._commit_fit(plan, plan.job.run() if plan.job is not None else {})
         return self
+
+    def _train_on_workbench(self, plan: _FitPlan) -> tuple[dict[str, list[float]], reuse.DeferredModel]:
+        """Train the recipe's reused model (or take the result a search trained ahead)
+        and keep the trained values for a model built on demand."""
+        with reuse.exclusive():
+            if plan.trained_ahead is not None:
+                state = plan.trained_ahead
+            else:
+                state = TrainedState.of(plan.model, plan.job.run())
+        job = plan.job
+        sample = (take_rows(job.x, slice(0, 1)), job.y[:1])
+        return dict(state.history), reuse.DeferredModel(plan.build, state, plan.workbench, sample)
 
     def _plan_fit(
         self, X, y, sample_weight, *, warm=False, classes=None, epochs=None,
@@ -419,13 +451,19 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             return _FitPlan(continuing, seed, target, None, None, None, keys)
         trained = lookup_trained_ahead(keys[0]) if keys is not None else None
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
-        meta = None
+        meta = build_model = bench = None
         if continuing:
             model = self.model_
         else:
             meta = self._meta(X, target)
-            model = self._build_model(meta, take_rows(x, slice(0, 1)), target, seed)
-            self._prepare_target(model, target, take_rows(x, slice(0, 1)))
+            sample = take_rows(x, slice(0, 1))
+            # Frozen parameters: a model built on demand later must be this fit's.
+            frozen = type(self)(**self.get_params(deep=False))
+            build_model = functools.partial(frozen._build_model, meta, sample, target, seed)
+            if train_model and epochs > 0 and self._may_reuse_model(settings, call_kwargs):
+                bench = reuse.workbench(self._recipe_key(meta, seed), build_model)
+            model = bench.model if bench is not None else build_model()
+            self._prepare_target(model, target, sample)
         y_encoded = target.encode(y)
 
         job = None
@@ -457,11 +495,55 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 engine=self.engine,
                 jit_compile=self._routed("compile").get("jit_compile"),
             )
-        if trained is not None:
+        if bench is not None:
+            job, bench = self._job_on_workbench(job, bench, build_model, target)
+            model = job.model
+        if trained is not None and bench is None:
             prepare_for_training(model, job.x, job.y, job.batch_size)
-        return _FitPlan(continuing, seed, target, meta, model, job, keys, trained)
+        return _FitPlan(continuing, seed, target, meta, model, job, keys, trained, bench, build_model)
 
-    def _commit_fit(self, plan: _FitPlan, history: Mapping[str, list[float]]) -> None:
+    def _may_reuse_model(self, settings: Mapping[str, Any], call_kwargs: Mapping[str, Any]) -> bool:
+        """Whether this fit may train a reused model: nothing outside the fast path
+        sees the model (no callbacks, no ``fit__`` arguments), and it can be rebuilt."""
+        return (
+            self.engine != "keras" and not self.callbacks and not self._routed("callbacks")
+            and not self._routed("fit") and not call_kwargs and not settings["verbose"]
+        )
+
+    def _recipe_key(self, meta: dict[str, Any], seed: int):
+        """What the built model depends on, for :func:`skkeras.reuse.workbench`."""
+        if not isinstance(self.random_state, int | np.integer) or isinstance(self.random_state, bool):
+            return None
+        spec = building.resolve_builder(self.model, self.build_fn)
+        if isinstance(spec, keras.Model) or not callable(spec):
+            return None
+        params = self.get_params(deep=False)
+        seen = signature_parameters(spec)
+        if "params" not in seen and not accepts_var_keyword(spec):
+            # Training settings the builder cannot see do not change the model.
+            for name in [*_TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in _TRAINING_ROUTES)]:
+                if name not in seen:
+                    params.pop(name, None)
+        return reuse.recipe_key((type(self), spec, params, meta, seed))
+
+    def _job_on_workbench(self, job, bench, build_model, target):
+        """The job, set to start the reused model from its initial values; or, if
+        the fast path cannot train that model, the job on a model of its own."""
+        model = bench.model
+        if fast_path_blockers(model, job.callbacks, job.fit_kwargs,
+                              n_samples=n_rows(job.x), batch_size=job.batch_size):
+            model = build_model()
+            self._prepare_target(model, target, take_rows(job.x, slice(0, 1)))
+            return replace(job, model=model), None
+        if bench.initial is None:
+            prepare_for_training(model, job.x, job.y, job.batch_size)
+            bench.initial = TrainedState.of(model, {})
+        return replace(job, initial=bench.initial), bench
+
+    def _commit_fit(
+        self, plan: _FitPlan, history: Mapping[str, list[float]],
+        deferred: reuse.DeferredModel | None = None,
+    ) -> None:
         """Record the fitted attributes once training has succeeded."""
         if not plan.continuing:
             self.seed_ = plan.seed
@@ -474,7 +556,12 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             self.history_ = {}
         for name, values in history.items():
             self.history_.setdefault(name, []).extend(values)
-        self.model_ = plan.model
+        if deferred is not None:
+            self.__dict__.pop("model_", None)
+            self._deferred_model_ = deferred
+        else:
+            self.__dict__.pop("_deferred_model_", None)
+            self.model_ = plan.model
 
     def _set_target_attributes(self, target: Any) -> None:
         """Hook: public fitted attributes that describe the target."""
@@ -518,10 +605,15 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
     # ------------------------------------------------------------ predicting
     def _outputs(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
+        check_is_fitted(self)
         X = validate_features(self, X, reset=False)
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
-        return model_outputs(self.model_, x, self._routed("predict"))
+        predict_kwargs = self._routed("predict")
+        deferred = self.__dict__.get("_deferred_model_")
+        if deferred is not None and set(predict_kwargs) <= {"batch_size"}:
+            # The reused model's architecture, with this fit's trained values.
+            return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
+        return model_outputs(self.model_, x, predict_kwargs)
 
 
 @dataclass
@@ -538,6 +630,10 @@ class _FitPlan:
     keys: tuple[str, str] | None = None
     #: The result a search trained ahead for this fit, if any.
     trained_ahead: TrainedState | None = None
+    #: The reused model this fit trains (see skkeras.reuse), if any.
+    workbench: reuse.Workbench | None = None
+    #: Builds this fit's own model (on demand, when trained on a workbench).
+    build: Callable[[], keras.Model] | None = None
 
 
 def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[Any, ...]:
