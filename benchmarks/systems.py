@@ -45,6 +45,9 @@ class System:
     distribution: str = ""
     #: How it is configured, for the report.
     note: str = ""
+    #: Whether it compiles programs that outlive a fit: W1 then runs its search a
+    #: second time in the process, to split compile time from run time.
+    compiles: bool = False
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         """The Pima classifier (Dense 12-8-1 or its equivalent)."""
@@ -103,6 +106,7 @@ class SkkerasSystem(System):
     label = "skkeras"
     distribution = "skkeras"
     note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=0)`, defaults otherwise."
+    compiles = True
 
     #: Module holding KerasClassifier / KerasRegressor with scikeras's constructor.
     module = "skkeras"
