@@ -124,7 +124,8 @@ class _Plan:
                 snapshots = packing.train_pack([job for job, _ in chunk], [stops for _, stops in chunk])
                 for (_, stops), states in zip(chunk, snapshots, strict=True):
                     results.update({stops[e]: state for e, state in states.items()})
-        for job, stops in alone:
+        shared = packing.share_programs([job for job, _ in alone])
+        for job, (_, stops) in zip(shared, alone, strict=True):
             states = packing.train_epoch_path(job, stops)
             results.update({stops[e]: state for e, state in states.items()})
         if verbose:

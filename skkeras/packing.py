@@ -119,6 +119,30 @@ def train_pack(
     return snapshots
 
 
+def share_programs(jobs: Sequence[TrainingJob]) -> list[TrainingJob]:
+    """The jobs, with one batch plan shape per architecture, so that runs with
+    different batch sizes share one compiled program instead of one each.
+
+    Each batch is laid into the widest batch's slots, masked, with loss weights
+    that keep its loss its own mean (see :func:`skkeras.engine.epoch_plan`); not
+    for models with random layers, whose noise is drawn for the batch's shape.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, job in enumerate(jobs):
+        key = pack_key(job)
+        if key is not None and not engine.has_random_layers(job.model):
+            key += f"|rows{engine.row_bucket(n_rows(job.x))}"
+            groups.setdefault(key, []).append(i)
+    shared = list(jobs)
+    for members in groups.values():
+        group = [jobs[i] for i in members]
+        rows = engine.row_bucket(n_rows(group[0].x))
+        slots = (max(-(-rows // job.batch_size) for job in group), max(job.batch_size for job in group))
+        for i in members:
+            shared[i] = replace(jobs[i], slots=slots)
+    return shared
+
+
 def _starting_values(job: TrainingJob) -> list[list[np.ndarray]]:
     """The variable groups a member starts from: the job's own initial values (a
     reused model, shared by several jobs) or else its model's."""

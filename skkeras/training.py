@@ -189,6 +189,10 @@ class TrainingJob:
     engine: str = "auto"
     #: XLA for the fast path: None lets skkeras choose (see engine.default_jit_compile).
     jit_compile: bool | None = None
+    #: (batches, rows per batch) of the compiled program's batch plan, when runs with
+    #: different batch sizes share one program (:func:`skkeras.packing.share_programs`);
+    #: None: this job's own (its batch size, and the batches its rows need).
+    slots: tuple[int, int] | None = None
     #: The values training starts from, for a model reused across fits
     #: (:mod:`skkeras.reuse`); None starts from the model's current values.
     initial: TrainedState | None = None

@@ -196,6 +196,12 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         """Routed and builder keyword parameters held beyond the signature's."""
         return sorted(self._extra_params)
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        # scikit-learn reads the signature on every get_params call (about 0.15 ms);
+        # a search calls it thousands of times, and a class's signature never changes.
+        return list(_constructor_parameter_names(cls))
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         params = super().get_params(deep=deep)
         params.update(self._extra_params)
@@ -638,6 +644,11 @@ class _FitPlan:
 
 def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[Any, ...]:
     return (x, y) if weights is None else (x, y, weights)
+
+
+@functools.cache
+def _constructor_parameter_names(cls: type) -> tuple[str, ...]:
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
 
 
 def _signature_defaults(cls: type) -> dict[str, Any]:

@@ -229,3 +229,47 @@ def test_errors_inside_the_fast_path_name_the_users_layer(binary_data):
         KerasClassifier(failing_net, epochs=1, engine="fast", loss="binary_crossentropy").fit(X, y)
     assert "picky_layer" in str(raised.value) or "FailsInTraining" in str(raised.value)
     assert "skkeras" not in type(raised.value).__module__
+
+
+def test_a_fit_runs_on_a_compiled_program_whose_batch_plan_holds_it(binary_data):
+    from skkeras import packing
+
+    X, y = binary_data  # 120 rows, padded to 256
+
+    def estimator(batch_size):
+        return KerasClassifier(small_net, epochs=2, batch_size=batch_size, random_state=0)
+
+    engine.clear_program_cache()
+    jobs = [estimator(bs)._plan_fit(X, y, None).job for bs in (8, 32)]
+    shared = packing.share_programs(jobs)
+    assert [job.slots for job in shared] == [(32, 32), (32, 32)]  # 256 / 8 batches, 32 rows
+    for job in shared:
+        packing.train_epoch_path(job, {2})
+    assert len(engine._PROGRAMS) == 1
+    held = estimator(16).fit(X, y)  # its 16 x 16 plan fits in 32 x 32, within the slack
+    assert len(engine._PROGRAMS) == 1
+    estimator(4).fit(X, y)  # 64 x 4: 32 rows per batch would waste more than the slack
+    assert len(engine._PROGRAMS) == 2
+    engine.clear_program_cache()
+    own = estimator(16).fit(X, y)
+    np.testing.assert_allclose(held.predict_proba(X), own.predict_proba(X), atol=1e-6)
+    assert held.history_["loss"] == pytest.approx(own.history_["loss"], rel=1e-5)
+
+
+def test_runs_with_different_batch_sizes_share_one_program_in_a_search(binary_data):
+    from skkeras import model_selection
+
+    X, y = binary_data
+    engine.clear_program_cache()
+    search = model_selection.GridSearchCV(
+        KerasClassifier(small_net, epochs=2, random_state=0), {"batch_size": [8, 16, 32]}, cv=3
+    ).fit(X, y)
+    if engine.backend_name() == "tensorflow":  # JAX packs them into one vmapped program
+        train_programs = [key for key in engine._PROGRAMS if "|plan" in key]
+        assert len(train_programs) == 1  # the folds' runs and the refit
+    alone = KerasClassifier(small_net, epochs=2, random_state=0, **search.best_params_)
+    engine.clear_program_cache()
+    alone.fit(X, y)
+    np.testing.assert_allclose(
+        search.best_estimator_.predict_proba(X), alone.predict_proba(X), atol=1e-6
+    )

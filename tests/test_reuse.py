@@ -164,3 +164,24 @@ def test_recipe_keys_compare_values_exactly_and_objects_by_identity():
     assert referents == [f]
     assert reuse.recipe_key(object()) is None
     assert reuse.recipe_key({"optimizer": keras.optimizers.Adam()}) is None
+
+
+def test_an_interrupted_fit_on_a_reused_model_loses_nothing(binary_data, monkeypatch):
+    from skkeras.training import TrainingJob
+
+    X, y = binary_data
+    est = make().fit(X, y)
+    expected = est.predict_proba(X)
+    run = TrainingJob.run
+
+    def run_then_interrupt(job):
+        run(job)  # the reused model is now trained on other data
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingJob, "run", run_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X[::-1], y[::-1])
+    monkeypatch.undo()
+    np.testing.assert_array_equal(est.predict_proba(X), expected)
+    # the next fit of the recipe starts from the initial values again
+    np.testing.assert_array_equal(clone(est).fit(X, y).predict_proba(X), expected)
