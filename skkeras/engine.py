@@ -25,6 +25,7 @@ says why, and the caller falls back to ``Model.fit``.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,18 @@ ROW_BUCKET = 256
 
 #: Compiled programs kept for reuse (least recently used dropped first).
 PROGRAM_CACHE_SIZE = 16
+
+# Compiled programs, their templates and reused models are shared by every fit in
+# the process; on TensorFlow a program even runs on its template's variables.
+_SHARED_STATE = threading.RLock()
+
+
+def exclusive() -> threading.RLock:
+    """The lock a thread holds while it trains or predicts with the shared programs
+    and models: fits in threads (joblib's threading backend, a threaded Dask worker)
+    then take turns instead of corrupting each other's state."""
+    return _SHARED_STATE
+
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end",

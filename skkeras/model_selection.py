@@ -42,7 +42,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
-from . import packing
+from . import engine, packing
 from .training import TrainedState, TrainingJob, trained_ahead
 from .wrappers import BaseWrapper
 
@@ -171,7 +171,8 @@ def train_ahead(
             except Exception:  # the fit itself will raise it, where scikit-learn expects
                 planned = None
             plan.add(planned)
-    return plan.train(max_pack, verbose)
+    with engine.exclusive():
+        return plan.train(max_pack, verbose)
 
 
 class _TrainAheadMixin:

@@ -27,7 +27,6 @@ for every fit.
 
 from __future__ import annotations
 
-import threading
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -41,15 +40,6 @@ from .training import TrainedState
 
 #: Workbenches kept (least recently used dropped first); each holds one built model.
 MAX_WORKBENCHES = 8
-
-# Reused models are trained in place, so two threads must not train one at once.
-_TRAINING = threading.RLock()
-
-
-def exclusive() -> threading.RLock:
-    """The lock held while a workbench's model trains and its values are read."""
-    return _TRAINING
-
 
 @dataclass
 class Workbench:

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import building, reuse
 from .engine import blockers as fast_path_blockers
+from .engine import exclusive
 from .engine import prepare as prepare_for_training
 from .inputs import (
     InputColumns,
@@ -391,7 +392,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         train_model: bool = True,
         **call_kwargs: Any,
     ) -> BaseWrapper:
-        with self._keep_fitted_state_on_error():
+        with exclusive(), self._keep_fitted_state_on_error():
             plan = self._plan_fit(
                 X, y, sample_weight, warm=warm, classes=classes, epochs=epochs,
                 train_model=train_model, call_kwargs=call_kwargs,
@@ -407,11 +408,10 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     def _train_on_workbench(self, plan: _FitPlan) -> tuple[dict[str, list[float]], reuse.DeferredModel]:
         """Train the recipe's reused model (or take the result a search trained ahead)
         and keep the trained values for a model built on demand."""
-        with reuse.exclusive():
-            if plan.trained_ahead is not None:
-                state = plan.trained_ahead
-            else:
-                state = TrainedState.of(plan.model, plan.job.run())
+        if plan.trained_ahead is not None:
+            state = plan.trained_ahead
+        else:
+            state = TrainedState.of(plan.model, plan.job.run())
         job = plan.job
         sample = (take_rows(job.x, slice(0, 1)), job.y[:1])
         return dict(state.history), reuse.DeferredModel(plan.build, state, plan.workbench, sample)
@@ -616,10 +616,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
         predict_kwargs = self._routed("predict")
         deferred = self.__dict__.get("_deferred_model_")
-        if deferred is not None and set(predict_kwargs) <= {"batch_size"}:
-            # The reused model's architecture, with this fit's trained values.
-            return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
-        return model_outputs(self.model_, x, predict_kwargs)
+        with exclusive():
+            if deferred is not None and set(predict_kwargs) <= {"batch_size"}:
+                # The reused model's architecture, with this fit's trained values.
+                return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
+            return model_outputs(self.model_, x, predict_kwargs)
 
 
 @dataclass
