@@ -196,14 +196,11 @@ def _input_signature(x: Any) -> str:
 
 
 _PROGRAMS: OrderedDict[str, _Program] = OrderedDict()
-#: Batch plan shapes compiled, by program key without the plan (see _plan_shape).
-_PLAN_SHAPES: dict[str, set[tuple[int, int]]] = {}
 
 
 def clear_program_cache() -> None:
     """Forget every compiled program (they are rebuilt on demand)."""
     _PROGRAMS.clear()
-    _PLAN_SHAPES.clear()
 
 
 def _variable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
@@ -225,10 +222,6 @@ def _program_for(
         return _compile_program(model, jit_compile)
     program = _compile_program(template, jit_compile)
     _PROGRAMS[key] = program
-    base, _, plan = key.rpartition("|plan")
-    if base and "x" in plan:
-        batches, width = plan.split("x")
-        _PLAN_SHAPES.setdefault(base, set()).add((int(batches), int(width)))
     while len(_PROGRAMS) > PROGRAM_CACHE_SIZE:
         _PROGRAMS.popitem(last=False)
     return program
@@ -651,7 +644,10 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     key = architecture_key(model)
     if key is not None:
         key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|rows{rows}|xla{jit_compile}"
-    max_batches, width = job.slots or _plan_shape(key, model, rows, batch_size)
+    # The job's own batch plan, unless runs of a search share a wider one: never
+    # what happens to be compiled already, so a fit's numbers do not depend on
+    # what the process ran before.
+    max_batches, width = job.slots or (-(-rows // batch_size), batch_size)
     if key is not None:
         key += f"|plan{max_batches}x{width}"
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
@@ -727,26 +723,6 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
             program.store(model)
     callback_list.on_train_end()
     return {name: [float(v) for v in values] for name, values in history.history.items()}
-
-
-#: How much larger than a fit's own batch plan a compiled program's may be for the fit
-#: to run on it (in rows per batch, and in batches) rather than compile its own.
-PLAN_SLACK = 4
-
-
-def _plan_shape(key: str | None, model: keras.Model, rows: int, batch_size: int) -> tuple[int, int]:
-    """(batches, rows per batch) of the batch plan: the fit's own, or the smallest of an
-    already compiled program of this architecture that holds it (a refit after a
-    search whose runs shared a wider program, say), to spare a compilation."""
-    own = (-(-rows // batch_size), batch_size)
-    if key is None or has_random_layers(model):  # noise is drawn for the padded shape
-        return own
-    compiled = [
-        (batches, width) for batches, width in _PLAN_SHAPES.get(key, ())
-        if f"{key}|plan{batches}x{width}" in _PROGRAMS
-        and own[0] <= batches <= PLAN_SLACK * own[0] and own[1] <= width <= PLAN_SLACK * own[1]
-    ]
-    return min(compiled, key=lambda shape: shape[0] * shape[1], default=own)
 
 
 #: Epochs run per compiled call when nothing looks at the model between epochs,

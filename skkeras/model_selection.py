@@ -108,7 +108,9 @@ class _Plan:
             jobs.append((job, stops))
         return jobs
 
-    def train(self, max_pack: int, verbose: int) -> dict[str, TrainedState]:
+    def train(
+        self, max_pack: int, verbose: int, shared_slots: dict[str, tuple[int, int]] | None = None
+    ) -> dict[str, TrainedState]:
         start = time.perf_counter()
         groups: dict[str, list[tuple[TrainingJob, dict[int, str]]]] = defaultdict(list)
         alone = []
@@ -124,7 +126,7 @@ class _Plan:
                 snapshots = packing.train_pack([job for job, _ in chunk], [stops for _, stops in chunk])
                 for (_, stops), states in zip(chunk, snapshots, strict=True):
                     results.update({stops[e]: state for e, state in states.items()})
-        shared = packing.share_programs([job for job, _ in alone])
+        shared = packing.share_programs([job for job, _ in alone], record=shared_slots)
         for job, (_, stops) in zip(shared, alone, strict=True):
             states = packing.train_epoch_path(job, stops)
             results.update({stops[e]: state for e, state in states.items()})
@@ -154,10 +156,12 @@ def train_ahead(
     *,
     max_pack: int = MAX_PACK,
     verbose: int = 0,
+    shared_slots: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, TrainedState]:
     """Train the Keras step of every (candidate, split) fit together, where possible.
 
-    Returns results by fit key, for :func:`skkeras.training.trained_ahead`.
+    Returns results by fit key, for :func:`skkeras.training.trained_ahead`;
+    ``shared_slots`` receives the batch plans that runs shared, by program group.
     A fit that cannot be planned is left out: fitting it normally will train it,
     or raise its error where scikit-learn expects it.
     """
@@ -172,7 +176,7 @@ def train_ahead(
                 planned = None
             plan.add(planned)
     with engine.exclusive():
-        return plan.train(max_pack, verbose)
+        return plan.train(max_pack, verbose, shared_slots)
 
 
 class _TrainAheadMixin:
@@ -182,12 +186,13 @@ class _TrainAheadMixin:
         # Filled when the candidates are known; alive through the refit, which
         # scikit-learn runs after the search.
         self._trained_ahead = {}
+        self._shared_slots = {}
         self._train_ahead_inputs = (X, y, params)
         try:
-            with trained_ahead(self._trained_ahead):
+            with trained_ahead(self._trained_ahead, self._shared_slots):
                 return super().fit(X, y, **params)
         finally:
-            del self._train_ahead_inputs, self._trained_ahead
+            del self._train_ahead_inputs, self._trained_ahead, self._shared_slots
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
         # scikit-learn >= 1.9 passes callback_ctx; earlier versions do not.
@@ -209,7 +214,7 @@ class _TrainAheadMixin:
             fit_params = {k: v for k, v in params.items() if k != "groups"}
             self._trained_ahead.update(train_ahead(
                 self.estimator, candidate_params, X, y, splits, fit_params,
-                max_pack=self.max_pack, verbose=self.verbose,
+                max_pack=self.max_pack, verbose=self.verbose, shared_slots=self._shared_slots,
             ))
             return evaluate_candidates(candidate_params, *args, **kwargs)
 

@@ -21,7 +21,7 @@ asked of it, and its state is snapshotted at the smaller ones.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -119,28 +119,52 @@ def train_pack(
     return snapshots
 
 
-def share_programs(jobs: Sequence[TrainingJob]) -> list[TrainingJob]:
+def share_programs(
+    jobs: Sequence[TrainingJob], record: dict[str, tuple[int, int]] | None = None
+) -> list[TrainingJob]:
     """The jobs, with one batch plan shape per architecture, so that runs with
     different batch sizes share one compiled program instead of one each.
 
     Each batch is laid into the widest batch's slots, masked, with loss weights
     that keep its loss its own mean (see :func:`skkeras.engine.epoch_plan`); not
     for models with random layers, whose noise is drawn for the batch's shape.
+    ``record`` receives each group's plan, for fits trained later in the search.
     """
     groups: dict[str, list[int]] = {}
     for i, job in enumerate(jobs):
-        key = pack_key(job)
-        if key is not None and not engine.has_random_layers(job.model):
-            key += f"|rows{engine.row_bucket(n_rows(job.x))}"
+        key = program_group(job)
+        if key is not None:
             groups.setdefault(key, []).append(i)
     shared = list(jobs)
-    for members in groups.values():
+    for key, members in groups.items():
         group = [jobs[i] for i in members]
         rows = engine.row_bucket(n_rows(group[0].x))
         slots = (max(-(-rows // job.batch_size) for job in group), max(job.batch_size for job in group))
         for i in members:
             shared[i] = replace(jobs[i], slots=slots)
+        if record is not None:
+            record[key] = slots
     return shared
+
+
+def program_group(job: TrainingJob) -> str | None:
+    """Jobs with equal groups can share one program with a common batch plan; None
+    for models with random layers, whose noise is drawn for the batch's shape."""
+    key = pack_key(job)
+    if key is None or engine.has_random_layers(job.model):
+        return None
+    return f"{key}|rows{engine.row_bucket(n_rows(job.x))}"
+
+
+def with_shared_slots(job: TrainingJob, shared: Mapping[str, tuple[int, int]]) -> TrainingJob:
+    """``job`` on the batch plan its group shared in a search, if that plan holds it."""
+    if not shared or job.slots is not None:
+        return job
+    slots = shared.get(program_group(job) or "")
+    rows = engine.row_bucket(n_rows(job.x))
+    if slots is None or job.batch_size > slots[1] or -(-rows // job.batch_size) > slots[0]:
+        return job
+    return replace(job, slots=slots)
 
 
 def _starting_values(job: TrainingJob) -> list[list[np.ndarray]]:

@@ -229,16 +229,21 @@ def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple
     return joblib.hash((run, int(epochs))), run
 
 
-# Results trained ahead by a search, by fit key; innermost context last.
-_TRAINED_AHEAD: list[dict[str, TrainedState]] = []
+# Results trained ahead by a search, by fit key, and the batch plans its runs
+# shared, by program group; innermost context last.
+_TRAINED_AHEAD: list[tuple[dict[str, TrainedState], dict[str, tuple[int, int]]]] = []
 
 
 @contextlib.contextmanager
-def trained_ahead(results: dict[str, TrainedState]) -> Iterator[None]:
+def trained_ahead(
+    results: dict[str, TrainedState], shared_slots: dict[str, tuple[int, int]] | None = None
+) -> Iterator[None]:
     """Within the block, a fit whose key is in ``results`` takes that result instead
     of training. Each result serves one fit (it is removed from ``results``), and
-    results added to the dict while the block runs are found too."""
-    _TRAINED_AHEAD.append(results)
+    results added to the dict while the block runs are found too. A fit trained
+    in the block (the refit) uses the batch plan ``shared_slots`` gives its program
+    group, so it runs on the program the search compiled."""
+    _TRAINED_AHEAD.append((results, shared_slots if shared_slots is not None else {}))
     try:
         yield
     finally:
@@ -247,4 +252,9 @@ def trained_ahead(results: dict[str, TrainedState]) -> Iterator[None]:
 
 def lookup_trained_ahead(key: str) -> TrainedState | None:
     """The result trained ahead for the fit with ``key``, removed so it serves once."""
-    return _TRAINED_AHEAD[-1].pop(key, None) if _TRAINED_AHEAD else None
+    return _TRAINED_AHEAD[-1][0].pop(key, None) if _TRAINED_AHEAD else None
+
+
+def slots_shared_in_search() -> dict[str, tuple[int, int]]:
+    """The batch plans the runs of the current search shared, by program group."""
+    return _TRAINED_AHEAD[-1][1] if _TRAINED_AHEAD else {}

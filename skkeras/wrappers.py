@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_regr
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import building, reuse
+from . import building, packing, reuse
 from .engine import blockers as fast_path_blockers
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
@@ -50,6 +50,7 @@ from .training import (
     default_batch_size,
     fit_keys,
     lookup_trained_ahead,
+    slots_shared_in_search,
 )
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
@@ -504,6 +505,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         if bench is not None:
             job, bench = self._job_on_workbench(job, bench, build_model, target)
             model = job.model
+        if job is not None and trained is None and not continuing:
+            # The refit of a search runs on the program its runs shared.
+            job = packing.with_shared_slots(job, slots_shared_in_search())
         if trained is not None and bench is None:
             prepare_for_training(model, job.x, job.y, job.batch_size)
         return _FitPlan(continuing, seed, target, meta, model, job, keys, trained, bench, build_model)

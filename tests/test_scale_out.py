@@ -8,7 +8,7 @@ from sklearn.model_selection import GridSearchCV
 from skkeras import KerasClassifier
 from skkeras import model_selection as skk
 
-GRID = {"epochs": [1, 3], "batch_size": [16, 32]}
+GRID = {"epochs": [5, 10], "batch_size": [16, 32]}
 
 
 def search(n_jobs=None, cls=GridSearchCV):
