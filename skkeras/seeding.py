@@ -47,17 +47,26 @@ def epoch_permutation(seed: int, epoch: int, n_samples: int) -> np.ndarray:
 
 @contextlib.contextmanager
 def scoped_seed(seed: int) -> Iterator[None]:
-    """Seed Python's ``random`` and Keras's global seed generator inside the block only."""
+    """Seed Python's ``random`` and Keras's global seed generator inside the block only.
+
+    Keras draws its default seeds from its own private ``random.Random(seed)`` in
+    the block, not from the module that every thread shares: another thread
+    drawing from ``random`` meanwhile (a Dask worker's event loop does) would
+    otherwise shift the seeds of the layers built here.
+    """
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
 
     python_state = random.getstate()
+    keras_random = seed_generator.python_random
     generator_key = seed_generator.GLOBAL_SEED_GENERATOR
     previous_generator = global_state.get_global_attribute(generator_key)
-    random.seed(seed)
+    random.seed(seed)  # for builders that draw from random themselves
+    seed_generator.python_random = random.Random(seed)
     global_state.set_global_attribute(generator_key, None)
     try:
         yield
     finally:
+        seed_generator.python_random = keras_random
         random.setstate(python_state)
         global_state.set_global_attribute(generator_key, previous_generator)

@@ -242,3 +242,35 @@ def test_jax_backend_is_repeatable(jax_results):
 
 def test_jax_backend_leaves_global_random_state_alone(jax_results):
     assert jax_results["globals_kept"]
+
+
+def test_weights_seeds_are_immune_to_other_threads_drawing_from_random(binary_data):
+    """A Dask worker's event loop draws from ``random`` while tasks build models."""
+    import functools
+    import threading
+
+    from skkeras import KerasClassifier
+    from skkeras.building import build_mlp
+
+    X, y = binary_data
+    builder = functools.partial(build_mlp, hidden_layer_sizes=(8, 8))  # not reused: builds per fit
+
+    def fit():
+        return KerasClassifier(builder, random_state=0, epochs=1).fit(X, y).predict_proba(X)
+
+    expected = fit()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    try:
+        results = [fit() for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
