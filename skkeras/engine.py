@@ -418,7 +418,7 @@ class _JaxProgram(_Program):
 
     def store(self, model: keras.Model) -> None:
         for group, values in zip(self._groups(model)[:3], self.state[:3], strict=True):
-            _assign(group, values)
+            assign_values(group, values)
 
     def train_epoch(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
         self.state[3] = fresh_metrics
@@ -503,15 +503,15 @@ class _TensorFlowProgram(_Program):
     def load(self, model: keras.Model) -> None:
         if model is not self.template:
             for source, target in zip(self._groups(model)[:3], self._groups(self.template)[:3], strict=True):
-                _assign(target, [v.value for v in source])
+                assign_values(target, [v.value for v in source])
 
     def store(self, model: keras.Model) -> None:
         if model is not self.template:
             for source, target in zip(self._groups(self.template)[:3], self._groups(model)[:3], strict=True):
-                _assign(target, [v.value for v in source])
+                assign_values(target, [v.value for v in source])
 
     def train_epoch(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
-        _assign(self.template.metrics_variables, fresh_metrics)
+        assign_values(self.template.metrics_variables, fresh_metrics)
         self._train_epoch(data, plan, n_batches)
         return _logs(self.template)
 
@@ -520,7 +520,7 @@ class _TensorFlowProgram(_Program):
         return _per_epoch(logs, int(n_epochs))
 
     def evaluate(self, data, plan, n_batches, fresh_metrics) -> dict[str, float]:
-        _assign(self.template.metrics_variables, fresh_metrics)
+        assign_values(self.template.metrics_variables, fresh_metrics)
         self._evaluate(data, plan, n_batches)
         return _logs(self.template, prefix="val_")
 
@@ -600,7 +600,8 @@ def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any,
 
 
 # ----------------------------------------------------------------- training
-def _assign(variables: Sequence[Any], values: Sequence[Any]) -> None:
+def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
+    """Assign ``values`` to ``variables``, one to one."""
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
 
@@ -618,7 +619,7 @@ def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
 
 def _logs(template: keras.Model, metrics_vars: Sequence[Any] | None = None, prefix: str = "") -> dict[str, float]:
     if metrics_vars is not None:
-        _assign(template.metrics_variables, metrics_vars)
+        assign_values(template.metrics_variables, metrics_vars)
     return {
         prefix + name: float(keras.ops.convert_to_numpy(value))
         for name, value in template.get_metrics_result().items()
@@ -641,15 +642,14 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     rows = row_bucket(n)
     prepare(model, x, y, batch_size)
     job.reset_model()
-    key = architecture_key(model)
-    if key is not None:
-        key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|rows{rows}|xla{jit_compile}"
     # The job's own batch plan, unless runs of a search share a wider one: never
     # what happens to be compiled already, so a fit's numbers do not depend on
     # what the process ran before.
     max_batches, width = job.slots or (-(-rows // batch_size), batch_size)
+    key = architecture_key(model)
     if key is not None:
-        key += f"|plan{max_batches}x{width}"
+        key += (f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|plan{max_batches}x{width}"
+                f"|rows{rows}|xla{jit_compile}")
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
     data = _device_data(x, y, rows)
     validation = _validation_inputs(job.validation_data, job.validation_batch_size or batch_size)

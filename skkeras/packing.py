@@ -170,14 +170,9 @@ def with_shared_slots(job: TrainingJob, shared: Mapping[str, tuple[int, int]]) -
 def _starting_values(job: TrainingJob) -> list[list[np.ndarray]]:
     """The variable groups a member starts from: the job's own initial values (a
     reused model, shared by several jobs) or else its model's."""
-    model = job.model
-    metrics = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
-    if job.initial is not None:
-        return [job.initial.trainable, job.initial.non_trainable, job.initial.optimizer, metrics]
-    return [
-        [keras.ops.convert_to_numpy(v) for v in group]
-        for group in (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
-    ] + [metrics]
+    start = job.initial or TrainedState.of(job.model, {})
+    metrics = [keras.ops.convert_to_numpy(v) for v in job.model.metrics_variables]
+    return [start.trainable, start.non_trainable, start.optimizer, metrics]
 
 
 def train_epoch_path(job: TrainingJob, stops: Collection[int]) -> dict[int, TrainedState]:

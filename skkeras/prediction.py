@@ -98,14 +98,9 @@ def _compiled_forward(model: keras.Model, values: TrainedState | None = None) ->
         non_trainable = [v.value for v in model.non_trainable_variables]
     if engine.backend_name() == "jax":
         return lambda x: forward(trainable, non_trainable, x)
-    _assign(template.trainable_variables, trainable)
-    _assign(template.non_trainable_variables, non_trainable)
+    engine.assign_values(template.trainable_variables, trainable)
+    engine.assign_values(template.non_trainable_variables, non_trainable)
     return forward
-
-
-def _assign(variables: Any, values: Any) -> None:
-    for variable, value in zip(variables, values, strict=True):
-        variable.assign(value)
 
 
 def _compile_forward(template: keras.Model) -> Any:

@@ -158,8 +158,7 @@ class TrainedState:
     def apply_to(self, model: keras.Model) -> dict[str, list[float]]:
         groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
         for variables, values in zip(groups, (self.trainable, self.non_trainable, self.optimizer), strict=True):
-            for variable, value in zip(variables, values, strict=True):
-                variable.assign(value)
+            fast_engine.assign_values(variables, values)
         return {name: list(h) for name, h in self.history.items()}
 
 
