@@ -17,6 +17,7 @@ _PUBLIC = {
     "KerasRegressor": "skkeras.wrappers",
     "save": "skkeras.persistence",
     "load": "skkeras.persistence",
+    "enable_compilation_cache": "skkeras.compilation_cache",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

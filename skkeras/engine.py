@@ -33,11 +33,16 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from .building import without_tensorflow_lookup
+from .compilation_cache import enable_from_environment
 from .inputs import n_rows
 from .seeding import epoch_permutation, scoped_seed
 
 if TYPE_CHECKING:
     from .training import TrainingJob
+
+# SKKERAS_COMPILATION_CACHE asks for the persistent cache from the first compilation on.
+enable_from_environment()
 
 #: Rows of the training arrays are padded up to a multiple of this, so folds of
 #: slightly different sizes share one compiled program.
@@ -171,8 +176,9 @@ def architecture_key(model: keras.Model, *, with_learning_rate: bool = False) ->
     one compiled program serves every rate.
     """
     try:
-        text = json.dumps(model.get_config(), sort_keys=True, default=repr)
-        compile_config = model.get_compile_config() or {}
+        with without_tensorflow_lookup():
+            text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+            compile_config = model.get_compile_config() or {}
     except Exception:  # a subclassed model without get_config: no reuse
         return None
     optimizer = compile_config.get("optimizer")
@@ -237,9 +243,9 @@ def _private_template(model: keras.Model, sample: tuple[Any, ...]) -> keras.Mode
     try:
         # A clone's layers draw default seeds from Python's random: keep it out of
         # the caller's random state (the clone's own seeds are overwritten on load).
-        with scoped_seed(0):
+        with scoped_seed(0), without_tensorflow_lookup():
             template = keras.models.clone_model(model)
-        template.compile_from_config(model.get_compile_config())
+            template.compile_from_config(model.get_compile_config())
         prepare(template, *sample)
     except Exception:  # custom objects that do not serialise: no reuse
         return None
@@ -394,23 +400,20 @@ class _JaxProgram(_Program):
 
             return jax.lax.fori_loop(0, n_epochs, epoch, (state, logs))
 
-        # The pure functions, for skkeras.packing to vectorise over many models.
-        self.pure_train_epoch = train_epoch
-        self.pure_results = results
-        self._vectorised: tuple[Any, Any] | None = None
+        # The pure function, for skkeras.packing to vectorise over many models.
+        self.pure_train_epochs = train_epochs
+        self._vectorised: Any = None
         self._train_epoch = jax.jit(train_epoch)
         self._train_epochs = jax.jit(train_epochs)
         self._evaluate = jax.jit(evaluate)
 
-    def vectorised(self) -> tuple[Any, Any]:
-        """The train epoch and metric results vectorised over a leading model axis,
-        compiled once per program (so once per architecture), for packs."""
+    def vectorised(self) -> Any:
+        """:meth:`train_epochs` vectorised over a leading model axis (every argument but
+        the epoch count), compiled once per program, so once per architecture, for packs."""
         if self._vectorised is None:
             import jax
 
-            self._vectorised = (
-                jax.jit(jax.vmap(self.pure_train_epoch)), jax.jit(jax.vmap(self.pure_results))
-            )
+            self._vectorised = jax.jit(jax.vmap(self.pure_train_epochs, in_axes=(0, 0, 0, 0, None, 0)))
         return self._vectorised
 
     def load(self, model: keras.Model) -> None:
@@ -538,7 +541,8 @@ def _compile_program(template: keras.Model, jit_compile: bool) -> _Program:
 
 
 # ----------------------------------------------------------------- batching
-def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows``."""
     if len(a) == rows:
         return a
     return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), dtype=a.dtype)])
@@ -550,7 +554,7 @@ def row_bucket(n: int) -> int:
 
 
 def padded_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, np.ndarray]:
-    return keras.tree.map_structure(lambda a: _pad_rows(a, rows), x), _pad_rows(y, rows)
+    return keras.tree.map_structure(lambda a: pad_rows(a, rows), x), pad_rows(y, rows)
 
 
 def _device_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, Any]:
@@ -673,7 +677,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
 
     # Without callbacks that look at the model, several epochs run per call (a
     # fixed number, so one compiled shape serves every fit), up to each snapshot.
-    per_call = 1 if interactive else _epochs_per_call(max_batches * width)
+    per_call = 1 if interactive else epochs_per_call(max_batches * width)
     stops = sorted(snapshots) if snapshots else []
     try:
         epoch = 0
@@ -681,9 +685,9 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
             count = min(per_call, epochs - epoch, *[s - epoch for s in stops if s > epoch])
             plans = [plan_of(e) for e in range(epoch, epoch + count)]
             stacked = tuple(
-                _pad_rows(np.stack([p[0][i] for p in plans]), per_call) for i in range(5)
+                pad_rows(np.stack([p[0][i] for p in plans]), per_call) for i in range(5)
             )
-            counts = _pad_rows(np.array([p[1] for p in plans], dtype=np.int32), per_call)
+            counts = pad_rows(np.array([p[1] for p in plans], dtype=np.int32), per_call)
             all_logs = program.train_epochs(
                 data, tuple(keras.ops.convert_to_tensor(a) for a in stacked),
                 keras.ops.convert_to_tensor(counts), keras.ops.convert_to_tensor(np.int32(count)),
@@ -731,7 +735,8 @@ EPOCHS_PER_CALL = 16
 _PLAN_SLOTS_PER_CALL = 4_000_000
 
 
-def _epochs_per_call(slots_per_epoch: int) -> int:
+def epochs_per_call(slots_per_epoch: int) -> int:
+    """Epochs per compiled call for plans of ``slots_per_epoch`` batch slots."""
     return max(1, min(EPOCHS_PER_CALL, _PLAN_SLOTS_PER_CALL // max(1, slots_per_epoch)))
 
 

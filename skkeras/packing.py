@@ -87,36 +87,57 @@ def train_pack(
         job.model.reset_metrics()
     fresh_metrics = _stack([[keras.ops.convert_to_numpy(v) for v in job.model.metrics_variables] for job in jobs])
 
-    train_epoch, results = program.vectorised()
+    train_epochs = program.vectorised()
     epochs = max(max(s) for s in stops)
+    # Several epochs per compiled call, a fixed number (one compiled shape), each
+    # call ending at the next snapshot.
+    per_call = engine.epochs_per_call(len(jobs) * max_batches * width)
+    every_stop = sorted(set().union(*stops))
     histories: list[dict[str, list[float]]] = [{} for _ in jobs]
     snapshots: list[dict[int, TrainedState]] = [{} for _ in jobs]
-    for epoch in range(epochs):
-        plans = [
-            engine.epoch_plan(
-                epoch_permutation(job.seed, epoch, n_rows(job.x)) if job.shuffle else np.arange(n_rows(job.x)),
-                job.sample_weight, job.batch_size, max_batches, width,
-            )
-            for job in jobs
-        ]
-        plan = _stack([p for p, _ in plans])
-        n_batches = np.array([n for _, n in plans], dtype=np.int32)
-        state[3] = fresh_metrics
-        state = list(train_epoch(state, data, plan, n_batches))
-        logs = {name: np.asarray(values) for name, values in results(state[3]).items()}
-        stopping = [m for m in range(len(jobs)) if epoch + 1 in stops[m]]
+    epoch = 0
+    while epoch < epochs:
+        count = min(per_call, *[s - epoch for s in every_stop if s > epoch])
+        plans, n_batches = _member_plans(jobs, range(epoch, epoch + count), per_call, max_batches, width)
+        state, logs = train_epochs(state, data, plans, n_batches, np.int32(count), fresh_metrics)
+        state = list(state)
+        logs = {name: np.asarray(values) for name, values in logs.items()}
+        epoch += count
+        stopping = [m for m in range(len(jobs)) if epoch in stops[m]]
         # One transfer per variable, then NumPy slicing: indexing device arrays
         # member by member would compile a slicing program per shape.
         host = [[np.asarray(v) for v in group] for group in state[:3]] if stopping else []
         for m in range(len(jobs)):
             for name, values in logs.items():
-                histories[m].setdefault(name, []).append(float(values[m]))
+                histories[m].setdefault(name, []).extend(float(v) for v in values[m, :count])
             if m in stopping:
-                snapshots[m][epoch + 1] = TrainedState(
+                snapshots[m][epoch] = TrainedState(
                     *[[v[m].copy() for v in group] for group in host],
                     history={k: list(v) for k, v in histories[m].items()},
                 )
     return snapshots
+
+
+def _member_plans(
+    jobs: Sequence[TrainingJob], epochs: range, per_call: int, max_batches: int, width: int
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Each member's batch plans for ``epochs``, stacked (member, epoch, ...), the epoch
+    axis padded to ``per_call``; and the members' batch counts per epoch."""
+    plans, counts = [], []
+    for job in jobs:
+        n = n_rows(job.x)
+        epoch_plans = [
+            engine.epoch_plan(
+                epoch_permutation(job.seed, epoch, n) if job.shuffle else np.arange(n),
+                job.sample_weight, job.batch_size, max_batches, width,
+            )
+            for epoch in epochs
+        ]
+        plans.append(tuple(
+            engine.pad_rows(np.stack([plan[i] for plan, _ in epoch_plans]), per_call) for i in range(5)
+        ))
+        counts.append(engine.pad_rows(np.array([c for _, c in epoch_plans], dtype=np.int32), per_call))
+    return _stack(plans), np.stack(counts)
 
 
 def share_programs(

@@ -73,7 +73,7 @@ def _compiled_forward(model: keras.Model, values: TrainedState | None = None) ->
     arguments of a stateless call; TensorFlow: assigned to the clone's
     variables). Models that cannot be cloned stay eager.
     """
-    from . import engine
+    from . import building, engine
 
     if model not in _ARCHITECTURES:
         _ARCHITECTURES[model] = engine.architecture_key(model)
@@ -81,7 +81,7 @@ def _compiled_forward(model: keras.Model, values: TrainedState | None = None) ->
     if key is not None and key not in _FORWARDS:
         try:
             with scoped_seed(0):
-                template = keras.models.clone_model(model)
+                template = building.clone_model(model)
         except Exception:  # clone_model cannot copy it
             key = None
         else:
