@@ -235,6 +235,15 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             rows.append(row)
             for error in dict.fromkeys(summary["errors"]):
                 notes.append(f"- {labels.get(system, system)} failed: {error}")
+        for system, record in entry.get("warm_ups", {}).items():
+            measured = ", ".join(
+                f"{m['label']} {fmt_number(record.get('metrics', {}).get(m['key']), m['fmt'])}"
+                for m in timed
+            ) if record.get("status") == "ok" else f"failed: {record.get('error')}"
+            notes.append(
+                f"- {labels.get(system, system)}: its untimed warm-up run, which started with "
+                f"an empty compilation cache and filled it: {measured}."
+            )
         lines += _table(header, rows)
         lines += ([""] + notes if notes else []) + [""]
 

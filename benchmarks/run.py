@@ -279,19 +279,29 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def compilation_cache_env(workload: Workload, system: System, scratch: Path) -> dict[str, str]:
+    """``SKKERAS_COMPILATION_CACHE`` for a system that keeps one: a folder per workload,
+    new in each invocation of the suite, so the warm-up run always starts it empty."""
+    if not system.compilation_cache:
+        return {}
+    return {"SKKERAS_COMPILATION_CACHE": str(scratch / "compilation-cache" / f"{workload.name}-{system.name}")}
+
+
 def run_one(
     workload: Workload, system: System, repeat: int, options: Options, data_dir: Path,
     scratch: Path,
 ) -> dict[str, Any]:
-    """Run one (workload, system, repeat) in a fresh subprocess; its record, never raising."""
-    stem = f"{workload.name}-{system.name}-r{repeat}"
+    """Run one (workload, system, repeat) in a fresh subprocess; its record, never raising.
+    Repeat 0 is the warm-up run of a system with a compilation cache."""
+    stem = f"{workload.name}-{system.name}-" + (f"r{repeat}" if repeat else "warm-up")
     result_file = scratch / f"{stem}.json"
     log = options.out / "logs" / f"{stem}.log"
     cmd = [
         sys.executable, "-m", "benchmarks.child", "--workload", workload.name,
         "--system", system.name, "--data", str(data_dir), "--result", str(result_file),
     ] + (["--quick"] if options.quick else [])
-    outcome = run_subprocess(cmd, child_env(options.backend), log, options.timeout)
+    env = {**child_env(options.backend), **compilation_cache_env(workload, system, scratch)}
+    outcome = run_subprocess(cmd, env, log, options.timeout)
     try:
         record: dict[str, Any] = json.loads(result_file.read_text())
     except (OSError, ValueError):
@@ -351,6 +361,17 @@ def run_suite(options: Options, argv: Sequence[str] | None = None) -> dict[str, 
             config = workload.config(options.quick)
             metrics = report.metric_table(workload, config)
             runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in options.systems}
+            warm_ups: dict[str, dict[str, Any]] = {}
+            for system in options.systems:
+                if system.compilation_cache:
+                    _progress(f"{workload.name} {system.label}: warm-up run, filling the cache...")
+                    record = warm_ups[system.name] = run_one(workload, system, 0, options, data_dir, scratch)
+                    if record.get("status") != "ok":
+                        _progress(f"    FAILED: {record.get('error')} (log: {record['log']})")
+                        results["failures"].append({
+                            "workload": workload.name, "system": system.name, "repeat": 0,
+                            "error": record.get("error"), "log": record["log"],
+                        })
             for repeat in range(1, options.repeat + 1):
                 for system in options.systems:
                     done += 1
@@ -386,6 +407,7 @@ def run_suite(options: Options, argv: Sequence[str] | None = None) -> dict[str, 
                     summaries, [m["key"] for m in metrics["timed"]], options.baseline
                 ),
                 "runs": runs,
+                "warm_ups": warm_ups,
             }
     results["total_wall_s"] = time.perf_counter() - started
     return results

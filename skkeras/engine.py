@@ -576,23 +576,37 @@ def epoch_plan(
     real rows' loss weights are scaled by ``width / rows`` so that Keras's
     ``sum_over_batch_size`` reduction gives each batch the mean of its real rows.
     """
+    plans, n_batches = epoch_plans(np.asarray(order)[None], weights, batch_size, max_batches, width)
+    return tuple(a[0] for a in plans), n_batches
+
+
+def epoch_plans(
+    orders: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    max_batches: int,
+    width: int | None = None,
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """:func:`epoch_plan` for several epochs at once: ``orders`` is (epochs, rows) and
+    every array gains a leading epoch axis; the batch count is every epoch's."""
     width = width or batch_size
-    n = len(order)
+    n_epochs, n = orders.shape
     n_batches = -(-n // batch_size)
-    padded_order = np.zeros(n_batches * batch_size, dtype=np.int32)
-    padded_order[:n] = order
+    padded_orders = np.zeros((n_epochs, n_batches * batch_size), dtype=np.int32)
+    padded_orders[:, :n] = orders
     real = np.zeros(n_batches * batch_size, dtype=np.float32)
     real[:n] = 1.0
-    shape = (max_batches, width)
+    shape = (n_epochs, max_batches, width)
     index = np.zeros(shape, dtype=np.int32)
     mask = np.zeros(shape, dtype=np.float32)
-    index[:n_batches, :batch_size] = padded_order.reshape(n_batches, batch_size)
-    mask[:n_batches, :batch_size] = real.reshape(n_batches, batch_size)
+    index[:, :n_batches, :batch_size] = padded_orders.reshape(n_epochs, n_batches, batch_size)
+    mask[:, :n_batches, :batch_size] = real.reshape(n_batches, batch_size)
     metric_weight = mask.copy()
     if weights is not None:
-        metric_weight[mask > 0] *= weights[index[mask > 0]]
-    rows = mask.sum(axis=1)
-    loss_weight = (metric_weight * (width / np.maximum(rows, 1))[:, None]).astype(np.float32)
+        real_slots = mask > 0
+        metric_weight[real_slots] *= weights[index[real_slots]]
+    rows = mask.sum(axis=-1)
+    loss_weight = (metric_weight * (width / np.maximum(rows, 1))[..., None]).astype(np.float32)
     return (index, loss_weight, metric_weight, mask, rows), n_batches
 
 
@@ -671,9 +685,9 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     fresh_metrics = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
     callback_list.on_train_begin()
     program.load(model)
-    def plan_of(epoch: int) -> tuple[tuple[np.ndarray, ...], int]:
-        order = epoch_permutation(seed, first_epoch + epoch, n) if shuffle else np.arange(n)
-        return epoch_plan(order, sample_weight, batch_size, max_batches, width)
+
+    def order_of(epoch: int) -> np.ndarray:
+        return epoch_permutation(seed, first_epoch + epoch, n) if shuffle else np.arange(n)
 
     # Without callbacks that look at the model, several epochs run per call (a
     # fixed number, so one compiled shape serves every fit), up to each snapshot.
@@ -683,11 +697,10 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         epoch = 0
         while per_call > 1 and epoch < epochs:
             count = min(per_call, epochs - epoch, *[s - epoch for s in stops if s > epoch])
-            plans = [plan_of(e) for e in range(epoch, epoch + count)]
-            stacked = tuple(
-                pad_rows(np.stack([p[0][i] for p in plans]), per_call) for i in range(5)
-            )
-            counts = pad_rows(np.array([p[1] for p in plans], dtype=np.int32), per_call)
+            orders = np.stack([order_of(e) for e in range(epoch, epoch + count)])
+            plans, n_batches = epoch_plans(orders, sample_weight, batch_size, max_batches, width)
+            stacked = tuple(pad_rows(a, per_call) for a in plans)
+            counts = pad_rows(np.full(count, n_batches, dtype=np.int32), per_call)
             all_logs = program.train_epochs(
                 data, tuple(keras.ops.convert_to_tensor(a) for a in stacked),
                 keras.ops.convert_to_tensor(counts), keras.ops.convert_to_tensor(np.int32(count)),
@@ -705,7 +718,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         for one in range(epoch, epochs):  # one compiled call per epoch
             epoch = one
             callback_list.on_epoch_begin(epoch)
-            plan, n_batches = plan_of(epoch)
+            plan, n_batches = epoch_plan(order_of(epoch), sample_weight, batch_size, max_batches, width)
             logs = program.train_epoch(data, *_to_device(plan, n_batches), fresh_metrics)
             if validation is not None:
                 logs.update(program.evaluate(*validation, fresh_metrics))

@@ -126,17 +126,12 @@ def _member_plans(
     plans, counts = [], []
     for job in jobs:
         n = n_rows(job.x)
-        epoch_plans = [
-            engine.epoch_plan(
-                epoch_permutation(job.seed, epoch, n) if job.shuffle else np.arange(n),
-                job.sample_weight, job.batch_size, max_batches, width,
-            )
-            for epoch in epochs
-        ]
-        plans.append(tuple(
-            engine.pad_rows(np.stack([plan[i] for plan, _ in epoch_plans]), per_call) for i in range(5)
-        ))
-        counts.append(engine.pad_rows(np.array([c for _, c in epoch_plans], dtype=np.int32), per_call))
+        orders = np.stack([
+            epoch_permutation(job.seed, epoch, n) if job.shuffle else np.arange(n) for epoch in epochs
+        ])
+        member_plans, n_batches = engine.epoch_plans(orders, job.sample_weight, job.batch_size, max_batches, width)
+        plans.append(tuple(engine.pad_rows(a, per_call) for a in member_plans))
+        counts.append(engine.pad_rows(np.full(len(epochs), n_batches, dtype=np.int32), per_call))
     return _stack(plans), np.stack(counts)
 
 

@@ -181,3 +181,29 @@ def test_summaries_and_speedups() -> None:
     assert report.stats([None, float("nan")]) is None
     assert report.fmt_stats(summaries["skkeras"]["timed"]["time_s"]) == "2.00 (1.00–3.00)"
     assert report.fmt_ratio(15.0) == "15.0×" and report.fmt_ratio(0.0123) == "0.012×"
+
+
+def test_only_cached_systems_get_a_compilation_cache_and_their_warm_up_is_reported(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.run import compilation_cache_env
+
+    w1 = WORKLOADS["W1"]
+    cached = compilation_cache_env(w1, resolve_system("skkeras-search-cached"), tmp_path)
+    assert cached == {"SKKERAS_COMPILATION_CACHE": str(tmp_path / "compilation-cache" / "W1-skkeras-search-cached")}
+    assert compilation_cache_env(w1, resolve_system("skkeras-search"), tmp_path) == {}
+
+    metrics = {"timed": [{"key": "time_s", "label": "grid search s", "fmt": ".3g"}], "extras": []}
+    run = {"status": "ok", "metrics": {"time_s": 2.0}, "peak_rss_mib": 800.0, "process_s": 9.0}
+    results = {
+        "systems": ["skkeras-search-cached"], "baseline": "skkeras-search-cached",
+        "system_labels": {"skkeras-search-cached": "cached"},
+        "workloads": {"W1": {
+            "title": "t", "timed_section": "fit", "config": {}, "metrics": metrics,
+            "summary": {"skkeras-search-cached": report.summarize([run], metrics)},
+            "runs": {"skkeras-search-cached": [run]},
+            "warm_ups": {"skkeras-search-cached": {**run, "metrics": {"time_s": 3.7}}},
+        }},
+    }
+    assert "- cached: its untimed warm-up run, which started with an empty compilation cache " \
+           "and filled it: grid search s 3.70." in report.render_markdown(results)
