@@ -17,11 +17,16 @@ Keras is imported inside the functions: importing this module costs nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: The one seed of the suite: weights, shuffling, CV splits, subsampling.
-SEED = 0
+#: The environment variable through which ``python -m benchmarks --seed`` reaches
+#: the subprocesses.
+SEED_VARIABLE = "SKKERAS_BENCH_SEED"
+#: The one seed of the suite: weights, shuffling, CV splits, subsampling (0 unless
+#: the runner's ``--seed`` says otherwise).
+SEED = int(os.environ.get(SEED_VARIABLE, "0"))
 
 #: Hidden layers of the Pima network (W1, W3, W4).
 PIMA_HIDDEN = (12, 8)

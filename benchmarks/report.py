@@ -167,7 +167,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         "",
         f"- Command: `{results.get('command', '')}`",
         f"- Date: {results.get('created', '')}; mode: {mode}; Keras backend: "
-        f"{results.get('backend', '')}; repeats: {results.get('repeat', '')} per system, "
+        f"{results.get('backend', '')}; seed: {results.get('seed', 0)}; repeats: {results.get('repeat', '')} per system, "
         "each run in a fresh subprocess, one at a time.",
         f"- Machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPUs "
         f"({machine.get('usable_cpus', '?')} usable), {fmt_number(machine.get('memory_gib'))} GiB "
@@ -254,7 +254,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             "",
             "Every Keras system trains the same compiled network from one builder "
             "(`benchmarks/models.py`: Dense 12-8-1 sigmoid or Dense 64-32-1 linear, "
-            "Glorot-uniform weights, Adam with learning rate 1e-3), with the same seed (0), "
+            f"Glorot-uniform weights, Adam with learning rate 1e-3), with the same seed ({results.get('seed', 0)}), "
             "epochs and batch size.",
             "",
         ]

@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as ``python benchmarks/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import data, report  # noqa: E402
+from benchmarks.models import SEED_VARIABLE  # noqa: E402
 from benchmarks.systems import SYSTEMS, System, resolve_system  # noqa: E402
 from benchmarks.workloads import WORKLOADS, Workload, resolve_workload  # noqa: E402
 
@@ -84,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="KERAS_BACKEND of the subprocesses (default tensorflow; sklearn's MLP ignores it)",
     )
     parser.add_argument(
+        "--seed", type=int, default=0,
+        help="the seed of every system's weights, shuffling and CV splits (default 0)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench-results"),
         help="folder for results.json, results.md and logs/ (default bench-results)",
     )
@@ -107,6 +112,7 @@ class Options:
     repeat: int
     quick: bool
     backend: str
+    seed: int
     out: Path
     timeout: float
     baseline: str
@@ -130,7 +136,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--timeout must be positive")
     return Options(
         workloads=workloads, systems=systems, repeat=args.repeat, quick=args.quick,
-        backend=args.backend, out=args.out, timeout=args.timeout, baseline=baseline,
+        backend=args.backend, seed=args.seed, out=args.out, timeout=args.timeout, baseline=baseline,
     )
 
 
@@ -194,11 +200,13 @@ def git_state(root: Path) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def child_env(backend: str) -> dict[str, str]:
-    """The environment of every subprocess: the chosen Keras backend, quiet TensorFlow,
-    a fixed hash seed, and the repository on ``PYTHONPATH`` so ``benchmarks`` imports."""
+def child_env(backend: str, seed: int = 0) -> dict[str, str]:
+    """The environment of every subprocess: the chosen Keras backend and seed, quiet
+    TensorFlow, a fixed hash seed, and the repository on ``PYTHONPATH`` so
+    ``benchmarks`` imports."""
     env = dict(os.environ)
     env["KERAS_BACKEND"] = backend
+    env[SEED_VARIABLE] = str(seed)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONHASHSEED"] = "0"
     env["PYTHONPATH"] = os.pathsep.join(
@@ -300,7 +308,7 @@ def run_one(
         sys.executable, "-m", "benchmarks.child", "--workload", workload.name,
         "--system", system.name, "--data", str(data_dir), "--result", str(result_file),
     ] + (["--quick"] if options.quick else [])
-    env = {**child_env(options.backend), **compilation_cache_env(workload, system, scratch)}
+    env = {**child_env(options.backend, options.seed), **compilation_cache_env(workload, system, scratch)}
     outcome = run_subprocess(cmd, env, log, options.timeout)
     try:
         record: dict[str, Any] = json.loads(result_file.read_text())
@@ -340,6 +348,7 @@ def run_suite(options: Options, argv: Sequence[str] | None = None) -> dict[str, 
         "quick": options.quick,
         "backend": options.backend,
         "repeat": options.repeat,
+        "seed": options.seed,
         "baseline": options.baseline,
         "systems": [s.name for s in options.systems],
         "system_labels": {s.name: s.label for s in options.systems},

@@ -108,7 +108,7 @@ class SkkerasSystem(System):
     name = "skkeras"
     label = "skkeras"
     distribution = "skkeras"
-    note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=0)`, defaults otherwise."
+    note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=seed)`, defaults otherwise."
     compiles = True
 
     #: Module holding KerasClassifier / KerasRegressor with scikeras's constructor.
@@ -181,7 +181,7 @@ class ScikerasSystem(System):
     label = "scikeras"
     distribution = "scikeras"
     note = (
-        "`scikeras.wrappers.KerasClassifier`/`KerasRegressor(model=builder, random_state=0, "
+        "`scikeras.wrappers.KerasClassifier`/`KerasRegressor(model=builder, random_state=seed, "
         "verbose=0)`."
     )
 
@@ -203,7 +203,7 @@ class KerasWrappersSystem(System):
     note = (
         "`keras.wrappers.SKLearnClassifier`/`SKLearnRegressor(model=builder, fit_kwargs=...)`; "
         "it one-hot encodes y, so the Pima network ends in a 2-unit softmax with categorical "
-        "cross-entropy; the builder seeds with `keras.utils.set_random_seed(0)`; its "
+        "cross-entropy; the builder seeds with `keras.utils.set_random_seed(seed)`; its "
         "`__sklearn_clone__` drops `fit_kwargs`, so searches set them after cloning and other "
         "clones get them as fit parameters; no `predict_proba`: W3 times `decision_function` "
         "(softmax outputs)."
@@ -255,7 +255,7 @@ class MLPSystem(System):
     distribution = "scikit-learn"
     note = (
         "`MLPClassifier`/`MLPRegressor`, same hidden layers, ReLU, Adam (lr 1e-3), `alpha=0`, "
-        "`random_state=0`, epochs as `max_iter`, early stopping on a stalled loss switched off "
+        "`random_state=seed`, epochs as `max_iter`, early stopping on a stalled loss switched off "
         "(`tol=0`)."
     )
 

@@ -207,3 +207,16 @@ def test_only_cached_systems_get_a_compilation_cache_and_their_warm_up_is_report
     }
     assert "- cached: its untimed warm-up run, which started with an empty compilation cache " \
            "and filled it: grid search s 3.70." in report.render_markdown(results)
+
+
+def test_seed_reaches_the_subprocesses() -> None:
+    from benchmarks.run import child_env
+
+    assert parse_options([]).seed == 0
+    assert parse_options(["--seed", "3"]).seed == 3
+    env = child_env("jax", 3)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from benchmarks.models import SEED; print(SEED)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.stdout.strip() == "3", proc.stderr
