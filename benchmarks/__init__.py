@@ -14,6 +14,7 @@ Modules:
 - :mod:`benchmarks.models`: the Keras networks, one definition shared by every Keras wrapper.
 - :mod:`benchmarks.data`: the data sets, prepared once per invocation.
 - :mod:`benchmarks.report`: summaries, speed-ups and the markdown report.
+- :mod:`benchmarks.seeds`: one W1 candidate's accuracy over seeds, skkeras against ``Model.fit``.
 
 Importing this package imports nothing heavy (no Keras, no TensorFlow).
 """

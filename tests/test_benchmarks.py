@@ -220,3 +220,15 @@ def test_seed_reaches_the_subprocesses() -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert proc.stdout.strip() == "3", proc.stderr
+
+
+def test_seed_comparison_runs_both_trainers(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import seeds
+
+    assert seeds.main(["--epochs", "1", "--batch-size", "64", "--seeds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("W1 network, 1 epochs of batch 64")
+    for line, name in zip(lines[1:], ("skkeras", "keras Model.fit"), strict=True):
+        assert line.strip().startswith(name + ":")
+        score = float(line.split("mean")[1])
+        assert 0.3 < score <= 1.0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skkeras import KerasClassifier, KerasRegressor, engine
-from skkeras.engine import epoch_plan
+from skkeras.engine import epoch_plan, epoch_plans
 
 
 def small_net(meta, hidden=8, dropout=0.0, l2=0.0, metrics=("accuracy",), compiled=True):
@@ -191,6 +191,23 @@ def test_epoch_plan_pads_the_short_batch_so_its_loss_is_its_mean():
     # sum(loss * weight) / batch_size over the padded batch = the one real row's loss
     assert loss_weight[2].sum() / 2 == pytest.approx(1.0)
     np.testing.assert_array_equal(metric_weight[:2], np.ones((2, 2)))
+
+
+def test_plans_for_many_epochs_are_each_epochs_plan():
+    rng = np.random.default_rng(0)
+    orders = np.stack([rng.permutation(7) for _ in range(3)])
+    weights = rng.uniform(0.5, 2.0, 7)
+    plans, n_batches = epoch_plans(orders, weights, 3, 5, width=4)
+    for e, order in enumerate(orders):
+        plan, n = epoch_plan(order, weights, 3, 5, width=4)
+        assert n == n_batches == 3
+        for stacked, alone in zip(plans, plan, strict=True):
+            np.testing.assert_array_equal(stacked[e], alone)
+    # Weighted real rows, scaled so each batch's loss is its own weighted mean.
+    index, loss_weight, metric_weight, mask, rows = (a[0] for a in plans)
+    np.testing.assert_allclose(metric_weight[0, :3], weights[orders[0, :3]], rtol=1e-6)
+    np.testing.assert_allclose(loss_weight[2, 0], weights[orders[0, 6]] * 4 / 1, rtol=1e-6)
+    assert mask[:, 3].sum() == 0 and rows.tolist() == [3, 3, 1, 0, 0]
 
 
 def test_dropout_with_a_short_last_batch_falls_back_and_still_matches(binary_data):
