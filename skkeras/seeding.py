@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -70,3 +71,36 @@ def scoped_seed(seed: int) -> Iterator[None]:
         seed_generator.python_random = keras_random
         random.setstate(python_state)
         global_state.set_global_attribute(generator_key, previous_generator)
+
+
+@contextlib.contextmanager
+def seeded_torch_dropout(seed: int, first_epoch: int) -> Iterator[list[Any]]:
+    """On the PyTorch backend, make ``Model.fit``'s dropout masks follow the seed; the
+    callbacks to add to the fit (none on other backends).
+
+    Keras's PyTorch backend draws the masks of a Dropout layer without an explicit
+    seed from torch's global generator (torch cannot seed its fused dropout), so
+    a seeded fit would not repeat. Inside the block that generator is reseeded
+    before each batch from the seed, the epoch's number and the batch's (so a
+    short fit stays the prefix of a long one, and a warm start continues the
+    sequence, whatever else draws from the generator between batches), and the
+    caller's generator state is put back afterwards.
+    """
+    import keras
+
+    if keras.backend.backend() != "torch":
+        yield []
+        return
+    import torch
+
+    class BatchSeed(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = first_epoch + epoch
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            torch.manual_seed(derive_seed(seed, f"torch dropout, epoch {self.epoch}, batch {batch}"))
+
+    with torch.random.fork_rng():
+        yield [BatchSeed()]

@@ -19,7 +19,7 @@ import numpy as np
 from . import engine as fast_engine
 from .inputs import n_rows, take_rows
 from .routing import check_routed_arguments
-from .seeding import epoch_permutation
+from .seeding import epoch_permutation, seeded_torch_dropout
 
 #: Keras ``fit`` arguments that skkeras sets itself; users set them as estimator params.
 RESERVED_FIT_ARGUMENTS = frozenset(
@@ -96,17 +96,18 @@ def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
         job.x, job.y, job.sample_weight, batch_size=job.batch_size, epochs=job.epochs,
         first_epoch=job.first_epoch, seed=job.seed, shuffle=job.shuffle,
     )
-    history = job.model.fit(
-        batches,
-        epochs=job.epochs,
-        steps_per_epoch=batches.batches_per_epoch,
-        shuffle=False,
-        callbacks=list(job.callbacks),
-        validation_data=job.validation_data,
-        validation_batch_size=job.validation_batch_size,
-        verbose=job.verbose,
-        **job.fit_kwargs,
-    )
+    with seeded_torch_dropout(job.seed, job.first_epoch) as seeding_callbacks:
+        history = job.model.fit(
+            batches,
+            epochs=job.epochs,
+            steps_per_epoch=batches.batches_per_epoch,
+            shuffle=False,
+            callbacks=[*seeding_callbacks, *job.callbacks],
+            validation_data=job.validation_data,
+            validation_batch_size=job.validation_batch_size,
+            verbose=job.verbose,
+            **job.fit_kwargs,
+        )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 

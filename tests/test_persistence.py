@@ -339,7 +339,9 @@ def test_files_open_with_plain_keras_and_h5py(fitted, tmp_path):
     for name in ("m.h5", "m.keras"):
         save(estimator, tmp_path / name)
         model = keras.saving.load_model(tmp_path / name)
-        assert_bitwise_equal(np.asarray(model(X)), np.asarray(estimator.model_(X)), name)
+        assert_bitwise_equal(
+            keras.ops.convert_to_numpy(model(X)), keras.ops.convert_to_numpy(estimator.model_(X)), name
+        )
     with h5py.File(tmp_path / "m.h5", "r") as f:
         assert "model_config" in f.attrs and "model_weights" in f
         assert f.attrs["skkeras_format_version"] == persistence.FORMAT_VERSION

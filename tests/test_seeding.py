@@ -81,6 +81,18 @@ def test_same_seed_gives_identical_predictions(binary_data):
     assert not np.allclose(first.predict_proba(X), other.predict_proba(X))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch's generator: PyTorch backend only")
+def test_seeded_dropout_on_torch_leaves_torchs_generator_alone(binary_data):
+    import torch
+
+    X, y = binary_data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    KerasClassifier(random_state=0, **SEEDED).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
 def test_random_state_instance_is_repeatable(regression_data):
     X, y = regression_data
     a = KerasRegressor(random_state=np.random.RandomState(3), **SEEDED).fit(X, y)
