@@ -102,7 +102,7 @@ def test_random_state_instance_is_repeatable(regression_data):
 
 def global_random_state():
     """Everything global a fit could leave changed, in comparable form."""
-    import tensorflow as tf
+    from tensorflow.python.eager import context
     from tensorflow.python.framework import config as tf_config
 
     generator = seed_generator.global_seed_generator()
@@ -111,7 +111,9 @@ def global_random_state():
         "numpy": [np.asarray(part).tolist() for part in np.random.get_state()],
         "keras_generator": (id(generator), keras.ops.convert_to_numpy(generator.state).tolist()),
         "tf_determinism": tf_config.is_op_determinism_enabled(),
-        "tf_global_seed": tf.compat.v1.get_seed(None),
+        # The seed itself: tf.compat.v1.get_seed draws a new op seed on each call once
+        # a global seed is set, so two reads would differ with nothing changed.
+        "tf_global_seed": context.global_seed(),
     }
 
 
