@@ -58,8 +58,8 @@ def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) ->
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     compilation_cache.set_cache_dir(str(folder))
-    # JAX opens its cache once, at the first compilation: a process that has
-    # compiled already must be told to open it again, here.
+    # JAX opens its cache once, at the first compilation after a folder is set: a
+    # process that already opened another folder must be told to open this one.
     compilation_cache.reset_cache()
     return folder
 

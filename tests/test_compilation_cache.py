@@ -83,3 +83,24 @@ def test_other_backends_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="JAX backend"):
         enable_compilation_cache(tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_new_folder_takes_effect_after_the_process_has_compiled(tmp_path):
+    # JAX opens its cache once, at the first compilation after a folder is set: a
+    # second folder must make it open again.
+    script = textwrap.dedent(f"""
+        import jax, jax.numpy as jnp
+        import skkeras
+        first = skkeras.enable_compilation_cache({str(tmp_path / "first")!r})
+        jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready()
+        second = skkeras.enable_compilation_cache({str(tmp_path / "second")!r})
+        jax.jit(lambda x: jnp.sin(x) + 1)(jnp.ones(5)).block_until_ready()
+        print(sum(1 for _ in first.iterdir()), sum(1 for _ in second.iterdir()))
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    in_first, in_second = map(int, done.stdout.strip().splitlines()[-1].split())
+    assert in_first >= 1 and in_second >= 1
