@@ -208,12 +208,6 @@ def without_tensorflow_lookup() -> Iterator[None]:
         tensorflow._available = None
 
 
-def clone_model(model: keras.Model) -> keras.Model:
-    """``keras.models.clone_model``, without importing TensorFlow on other backends."""
-    with without_tensorflow_lookup():
-        return keras.models.clone_model(model)
-
-
 def clone_model_instance(model: keras.Model) -> keras.Model:
     """A fresh copy of a user's model, with new weights and its compile configuration."""
     with without_tensorflow_lookup():

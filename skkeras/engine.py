@@ -610,6 +610,23 @@ def epoch_plans(
     return (index, loss_weight, metric_weight, mask, rows), n_batches
 
 
+def _epoch_order(seed: int, epoch: int, n: int, shuffle: bool) -> np.ndarray:
+    return epoch_permutation(seed, epoch, n) if shuffle else np.arange(n)
+
+
+def call_plans(
+    seed: int, shuffle: bool, n: int, weights: np.ndarray | None, batch_size: int,
+    max_batches: int, width: int, epochs: range, per_call: int,
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The batch plans of ``epochs`` for one compiled call of several epochs: each
+    :func:`epoch_plan` array with a leading epoch axis padded to ``per_call`` (one
+    compiled shape), and each epoch's batch count (0 for the padding)."""
+    orders = np.stack([_epoch_order(seed, epoch, n, shuffle) for epoch in epochs])
+    plans, n_batches = epoch_plans(orders, weights, batch_size, max_batches, width)
+    counts = np.full(len(epochs), n_batches, dtype=np.int32)
+    return tuple(pad_rows(a, per_call) for a in plans), pad_rows(counts, per_call)
+
+
 def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any, ...], Any]:
     """The plan and its batch count as device tensors. A tensor count, not a Python
     int: tf.function would retrace for every new int value."""
@@ -686,9 +703,6 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     callback_list.on_train_begin()
     program.load(model)
 
-    def order_of(epoch: int) -> np.ndarray:
-        return epoch_permutation(seed, first_epoch + epoch, n) if shuffle else np.arange(n)
-
     # Without callbacks that look at the model, several epochs run per call (a
     # fixed number, so one compiled shape serves every fit), up to each snapshot.
     per_call = 1 if interactive else epochs_per_call(max_batches * width)
@@ -697,10 +711,10 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         epoch = 0
         while per_call > 1 and epoch < epochs:
             count = min(per_call, epochs - epoch, *[s - epoch for s in stops if s > epoch])
-            orders = np.stack([order_of(e) for e in range(epoch, epoch + count)])
-            plans, n_batches = epoch_plans(orders, sample_weight, batch_size, max_batches, width)
-            stacked = tuple(pad_rows(a, per_call) for a in plans)
-            counts = pad_rows(np.full(count, n_batches, dtype=np.int32), per_call)
+            stacked, counts = call_plans(
+                seed, shuffle, n, sample_weight, batch_size, max_batches, width,
+                range(first_epoch + epoch, first_epoch + epoch + count), per_call,
+            )
             all_logs = program.train_epochs(
                 data, tuple(keras.ops.convert_to_tensor(a) for a in stacked),
                 keras.ops.convert_to_tensor(counts), keras.ops.convert_to_tensor(np.int32(count)),
@@ -718,7 +732,8 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         for one in range(epoch, epochs):  # one compiled call per epoch
             epoch = one
             callback_list.on_epoch_begin(epoch)
-            plan, n_batches = epoch_plan(order_of(epoch), sample_weight, batch_size, max_batches, width)
+            order = _epoch_order(seed, first_epoch + epoch, n, shuffle)
+            plan, n_batches = epoch_plan(order, sample_weight, batch_size, max_batches, width)
             logs = program.train_epoch(data, *_to_device(plan, n_batches), fresh_metrics)
             if validation is not None:
                 logs.update(program.evaluate(*validation, fresh_metrics))

@@ -30,7 +30,6 @@ import numpy as np
 
 from . import engine
 from .inputs import n_rows
-from .seeding import epoch_permutation
 from .training import TrainedState, TrainingJob
 
 
@@ -121,18 +120,13 @@ def train_pack(
 def _member_plans(
     jobs: Sequence[TrainingJob], epochs: range, per_call: int, max_batches: int, width: int
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """Each member's batch plans for ``epochs``, stacked (member, epoch, ...), the epoch
-    axis padded to ``per_call``; and the members' batch counts per epoch."""
-    plans, counts = [], []
-    for job in jobs:
-        n = n_rows(job.x)
-        orders = np.stack([
-            epoch_permutation(job.seed, epoch, n) if job.shuffle else np.arange(n) for epoch in epochs
-        ])
-        member_plans, n_batches = engine.epoch_plans(orders, job.sample_weight, job.batch_size, max_batches, width)
-        plans.append(tuple(engine.pad_rows(a, per_call) for a in member_plans))
-        counts.append(engine.pad_rows(np.full(len(epochs), n_batches, dtype=np.int32), per_call))
-    return _stack(plans), np.stack(counts)
+    """Each member's :func:`skkeras.engine.call_plans`, stacked on a leading member axis."""
+    member_plans = [
+        engine.call_plans(job.seed, job.shuffle, n_rows(job.x), job.sample_weight, job.batch_size,
+                          max_batches, width, epochs, per_call)
+        for job in jobs
+    ]
+    return _stack([plans for plans, _ in member_plans]), np.stack([counts for _, counts in member_plans])
 
 
 def share_programs(

@@ -80,8 +80,8 @@ def _compiled_forward(model: keras.Model, values: TrainedState | None = None) ->
     key = _ARCHITECTURES[model]
     if key is not None and key not in _FORWARDS:
         try:
-            with scoped_seed(0):
-                template = building.clone_model(model)
+            with scoped_seed(0), building.without_tensorflow_lookup():
+                template = keras.models.clone_model(model)
         except Exception:  # clone_model cannot copy it
             key = None
         else:
