@@ -198,7 +198,8 @@ def without_tensorflow_lookup() -> Iterator[None]:
     from keras.src.utils import module_utils
 
     tensorflow = module_utils.tensorflow
-    if "tensorflow" in sys.modules or tensorflow._available is not None:
+    # vars(): the lazy module's own attributes, since a missing one would import TensorFlow.
+    if "tensorflow" in sys.modules or vars(tensorflow).get("_available", True) is not None:
         yield
         return
     tensorflow._available = False
