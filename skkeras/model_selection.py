@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,11 +121,12 @@ class _Plan:
         results: dict[str, TrainedState] = {}
         packs = 0
         for members in groups.values():
-            for chunk in _chunks(members, max_pack):
-                packs += 1
-                snapshots = packing.train_pack([job for job, _ in chunk], [stops for _, stops in chunk])
-                for (_, stops), states in zip(chunk, snapshots, strict=True):
-                    results.update({stops[e]: state for e, state in states.items()})
+            packs += 1
+            snapshots = packing.train_pack(
+                [job for job, _ in members], [stops for _, stops in members], max_pack
+            )
+            for (_, stops), states in zip(members, snapshots, strict=True):
+                results.update({stops[e]: state for e, state in states.items()})
         shared = packing.share_programs([job for job, _ in alone], record=shared_slots)
         for job, (_, stops) in zip(shared, alone, strict=True):
             states = packing.train_epoch_path(job, stops)
@@ -138,12 +139,6 @@ class _Plan:
                 "ordinary fitting."
             )
         return results
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    size = max(1, int(size))
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def train_ahead(
