@@ -115,11 +115,15 @@ def train_pack(
 
 
 #: On CPU, the cost of one step of a pack that does not grow with its members, in
-#: units of one member's share. Measured on W1's Dense 12-8-1 (2 cores, 96
+#: units of one member's step. Measured on W1's Dense 12-8-1 (2 cores, 96
 #: epochs of 77 steps): 3 members 0.16 s, 6 members 0.29 s, 18 members 0.74 s,
 #: that is about 0.04 s per member and 0.05 s besides. On accelerators members
 #: cost next to nothing, so packs stay whole.
 CPU_STEP_OVERHEAD = 1.3
+#: The cost of one compiled call of a chunk, in the same units: about a
+#: millisecond of Python (batch plans, dispatch, logs) that threads take turns at.
+#: Measured on W1, 2 cores: chunks of 6 (0.42 s) beat chunks of 3 (0.46 s).
+CPU_CALL_OVERHEAD = 200.0
 
 
 def plan_chunks(
@@ -132,11 +136,12 @@ def plan_chunks(
     ``lengths`` are the members' (epochs, batches per epoch). A chunk steps in
     lockstep, as long as its longest member; on CPU a step costs about
     ``step_overhead + members``, so members of different lengths are better
-    trained in separate chunks, and ``workers`` chunks can run at once. The size
-    is the one whose chunks, dealt longest first to the least loaded worker,
-    finish soonest; with ``step_overhead`` None (accelerators), the largest.
-    A last chunk that falls short is filled with copies of its first member, so
-    that every chunk has the one compiled shape.
+    trained in separate chunks, and ``workers`` chunks can run at once, while
+    each chunk's calls cost :data:`CPU_CALL_OVERHEAD` more, one thread at a time.
+    The size is the one whose chunks, dealt longest first to the least loaded
+    worker, finish soonest; with ``step_overhead`` None (accelerators), the
+    largest. A last chunk that falls short is filled with copies of its first
+    member, so that every chunk has the one compiled shape.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i][0] * lengths[i][1])
     largest = max(1, min(len(order), int(max_pack)))
@@ -151,10 +156,12 @@ def plan_chunks(
 
     def finish(size: int) -> float:
         loads = [0.0] * max(1, workers)
+        calls = 0
         for chunk in chunked(size):
-            steps = max(lengths[i][0] for i in chunk) * max(lengths[i][1] for i in chunk)
-            loads[loads.index(min(loads))] += (step_overhead + size) * steps
-        return max(loads)
+            epochs = max(lengths[i][0] for i in chunk)
+            loads[loads.index(min(loads))] += (step_overhead + size) * epochs * max(lengths[i][1] for i in chunk)
+            calls += -(-epochs // engine.EPOCHS_PER_CALL) + 1
+        return max(loads) + calls * CPU_CALL_OVERHEAD
 
     # Ties go to the larger size: fewer calls.
     return chunked(min(range(largest, 0, -1), key=finish))

@@ -7,8 +7,12 @@ Profiled on W1 (45 fits of a Dense 12-8-1), building took 13 of 20 seconds.
 A grid search builds the same model again and again; this module builds it once.
 
 A *recipe* is everything a build depends on: the estimator's class, its
-parameters (those the builder can see), the facts about the data (``meta``),
-the weights seed, and Keras's backend and dtype settings. Fits with equal
+parameters (those the builder can see), the facts about the data (``meta``)
+that the build reads, the weights seed, and Keras's backend and dtype
+settings. The build is handed a :class:`FactsRead` in place of ``meta``, which
+notes what it reads: a builder that reads only ``n_features_in_`` makes one
+recipe of every fold of a cross-validation, where ``X_shape_`` differs by a row
+or two between folds and the refit. Fits with equal
 recipes start from the same model with the same initial values, so one private
 model per recipe, its :class:`Workbench`, serves them all: each fit puts the
 initial values back, trains it on the fast path, and keeps only the trained
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import types
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,24 +81,119 @@ class DeferredModel:
 _WORKBENCHES: OrderedDict[Hashable, Workbench] = OrderedDict()
 
 
-def workbench(key: Hashable | None, build: Callable[[], keras.Model]) -> Workbench | None:
-    """The workbench of recipe ``key``, built by ``build`` on first use; None without a key."""
+class FactsRead(dict):
+    """``meta`` as a build sees it: a dict that notes which facts were read.
+
+    Reading a key (``[]``, ``get``, ``in``) notes that key; reading them all
+    (iterating, ``keys``, ``items``, ``values``, copying, comparing, printing)
+    notes every fact.
+    """
+
+    def __init__(self, facts: Mapping[str, Any]) -> None:
+        super().__init__(facts)
+        self.read: set[str] = set()
+        self.read_all = False
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(key)  # type: ignore[arg-type]
+        return super().__contains__(key)
+
+    def _all(self) -> FactsRead:
+        self.read_all = True
+        return self
+
+    def __iter__(self):
+        return super(FactsRead, self._all()).__iter__()
+
+    def keys(self):
+        return super(FactsRead, self._all()).keys()
+
+    def items(self):
+        return super(FactsRead, self._all()).items()
+
+    def values(self):
+        return super(FactsRead, self._all()).values()
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        return super(FactsRead, self._all()).__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return super(FactsRead, self._all()).__repr__()
+
+    def reads(self) -> frozenset[str] | None:
+        """The facts read so far; None for all of them."""
+        return None if self.read_all else frozenset(self.read)
+
+
+#: For each recipe, the sets of facts its builds have read (None: all of them).
+_READS: OrderedDict[Hashable, list[frozenset[str] | None]] = OrderedDict()
+
+
+def workbench(
+    key: tuple[Hashable, list[Any]] | None,
+    meta: Mapping[str, Any],
+    build: Callable[[Mapping[str, Any]], keras.Model],
+) -> Workbench | None:
+    """The workbench of recipe ``key`` and the facts of ``meta`` that its build reads,
+    built by ``build(facts)`` on first use; None without a key.
+
+    A build depends only on what it reads, and reads the same facts again when
+    they hold the same values, so a workbench built from other data serves
+    this fit when they agree on those facts.
+    """
     if key is None or MAX_WORKBENCHES <= 0:
         return None
     recipe, referents = key
-    bench = _WORKBENCHES.get(recipe)
-    if bench is None:
-        bench = Workbench(build(), referents=referents)
-        _WORKBENCHES[recipe] = bench
-        while len(_WORKBENCHES) > MAX_WORKBENCHES:
-            _WORKBENCHES.popitem(last=False)
-    _WORKBENCHES.move_to_end(recipe)
+    try:
+        for reads in _READS.get(recipe, []):
+            full = (recipe, _facts_token(meta, reads, referents))
+            if full in _WORKBENCHES:
+                _WORKBENCHES.move_to_end(full)
+                return _WORKBENCHES[full]
+        facts = FactsRead(meta)
+        bench = Workbench(build(facts), referents=referents)
+        reads = facts.reads()
+        full = (recipe, _facts_token(meta, reads, referents))
+    except _NotComparable:  # a fact that cannot be compared exactly: no reuse
+        return None
+    known = _READS.setdefault(recipe, [])
+    if reads not in known:
+        known.append(reads)
+    _READS.move_to_end(recipe)
+    while len(_READS) > 4 * MAX_WORKBENCHES:
+        _READS.popitem(last=False)
+    _WORKBENCHES[full] = bench
+    while len(_WORKBENCHES) > MAX_WORKBENCHES:
+        _WORKBENCHES.popitem(last=False)
     return bench
+
+
+def _facts_token(meta: Mapping[str, Any], reads: frozenset[str] | None, referents: list[Any]) -> Hashable:
+    names = sorted(meta) if reads is None else sorted(reads)
+    return _token({name: meta.get(name, _Missing) for name in names}, referents)
+
+
+class _Missing:
+    """A fact the build asked for that ``meta`` does not have."""
 
 
 def clear_workbenches() -> None:
     """Forget every workbench (the next fit of each recipe builds again)."""
     _WORKBENCHES.clear()
+    _READS.clear()
 
 
 class _NotComparable(Exception):

@@ -468,7 +468,10 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             frozen = type(self)(**self.get_params(deep=False))
             build_model = functools.partial(frozen._build_model, meta, sample, target, seed)
             if train_model and epochs > 0 and self._may_reuse_model(settings, call_kwargs):
-                bench = reuse.workbench(self._recipe_key(meta, seed), build_model)
+                bench = reuse.workbench(
+                    self._recipe_key(meta, seed), meta,
+                    functools.partial(frozen._build_model, sample_inputs=sample, target=target, seed=seed),
+                )
             model = bench.model if bench is not None else build_model()
             self._prepare_target(model, target, sample)
         y_encoded = target.encode(y)
@@ -521,7 +524,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         )
 
     def _recipe_key(self, meta: dict[str, Any], seed: int):
-        """What the built model depends on, for :func:`skkeras.reuse.workbench`."""
+        """What the built model depends on besides the facts in ``meta`` that the build
+        reads, for :func:`skkeras.reuse.workbench`: the target's facts always, since
+        the build also sees the target itself (the default loss, the output width)."""
         if not isinstance(self.random_state, int | np.integer) or isinstance(self.random_state, bool):
             return None
         spec = building.resolve_builder(self.model, self.build_fn)
@@ -534,7 +539,8 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             for name in [*_TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in _TRAINING_ROUTES)]:
                 if name not in seen:
                     params.pop(name, None)
-        return reuse.recipe_key((type(self), spec, params, meta, seed))
+        target_facts = {name: meta[name] for name in _TARGET_FACTS}
+        return reuse.recipe_key((type(self), spec, params, target_facts, seed))
 
     def _job_on_workbench(self, job, bench, build_model, target):
         """The job, set to start the reused model from its initial values; or, if
@@ -654,6 +660,10 @@ def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[An
 @functools.cache
 def _constructor_parameter_names(cls: type) -> tuple[str, ...]:
     return tuple(BaseEstimator._get_param_names.__func__(cls))
+
+
+#: The facts in ``meta`` that describe the target, which every build depends on.
+_TARGET_FACTS = ("target_type_", "classes_", "n_classes_", "n_outputs_", "n_outputs_expected_")
 
 
 def _signature_defaults(cls: type) -> dict[str, Any]:

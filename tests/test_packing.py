@@ -16,10 +16,10 @@ def test_on_cpu_runs_of_one_batch_size_share_a_chunk():
     by_batch_size = [set(range(start, start + 6)) for start in (0, 6, 12)]
     one_core = packing.plan_chunks(W1_RUNS, max_pack=64, workers=1, step_overhead=1.3)
     assert [set(chunk) for chunk in one_core] == by_batch_size
-    two_cores = packing.plan_chunks(W1_RUNS, max_pack=64, workers=2, step_overhead=1.3)
-    assert len(two_cores) > 3 and len({len(chunk) for chunk in two_cores}) == 1  # one shape
-    assert all(any(set(chunk) <= group for group in by_batch_size) for chunk in two_cores)
-    assert set().union(*two_cores) == set(range(18))
+    many_cores = packing.plan_chunks(W1_RUNS, max_pack=64, workers=8, step_overhead=1.3)
+    assert len(many_cores) > 3 and len({len(chunk) for chunk in many_cores}) == 1  # one shape
+    assert all(any(set(chunk) <= group for group in by_batch_size) for chunk in many_cores)
+    assert set().union(*many_cores) == set(range(18))
 
 
 def test_chunks_are_dealt_longest_first_and_filled_with_copies():
@@ -75,7 +75,8 @@ def test_how_a_pack_is_chunked_changes_no_score(binary_data, monkeypatch):
     monkeypatch.setattr(packing, "_cores", lambda: 1)
     whole = search()
     alone = search(max_pack=1)
-    monkeypatch.setattr(packing, "CPU_STEP_OVERHEAD", 1.3)
+    monkeypatch.setattr(packing, "CPU_STEP_OVERHEAD", 1.3)  # calls for free: several chunks
+    monkeypatch.setattr(packing, "CPU_CALL_OVERHEAD", 0.0)
     monkeypatch.setattr(packing, "_cores", lambda: 2)
     threaded = search()
     n_chunks = [len(p) for p in planned]

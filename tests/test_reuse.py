@@ -136,13 +136,37 @@ def test_an_estimator_trained_on_a_reused_model_pickles_with_its_model(binary_da
 def test_a_grid_search_builds_once_per_recipe(binary_data):
     X, y = binary_data
     search = GridSearchCV(make(), {"epochs": [1, 2], "batch_size": [8, 16]}, cv=3).fit(X, y)
-    # 12 fits and a refit: one model for the folds of 80 rows, one for the refit's 120
-    # (the builder sees meta, which holds X's shape)
-    assert BUILDS == [8, 8]
+    # 12 fits and a refit on 80 and 120 rows: the builder reads only the number of
+    # features and the target's facts, so one model serves them all
+    assert BUILDS == [8]
     best = search.best_estimator_
     assert "model_" not in vars(best)
     alone = built_each_fit(**search.best_params_).fit(X, y)
     np.testing.assert_array_equal(best.predict_proba(X), alone.predict_proba(X))
+
+
+def shape_reading_net(meta):
+    return counted_net({"target_type_": "binary", "n_features_in_": meta["X_shape_"][1]})
+
+
+def meta_copying_net(meta):
+    return counted_net(dict(meta))
+
+
+@pytest.mark.parametrize("builder", [shape_reading_net, meta_copying_net])
+def test_a_build_that_reads_the_row_count_is_rebuilt_for_another(binary_data, builder):
+    X, y = binary_data
+    for rows in (80, 100, 80):
+        make(model=builder).fit(X[:rows], y[:rows])
+    assert len(BUILDS) == 2  # 80 rows, 100 rows, then the first recipe again
+
+
+def test_facts_read_notes_what_a_build_reads():
+    facts = reuse.FactsRead({"a": 1, "b": 2, "c": 3})
+    assert facts["a"] == 1 and facts.get("b") == 2 and "z" not in facts
+    assert facts.reads() == {"a", "b", "z"}
+    assert {**facts} == {"a": 1, "b": 2, "c": 3}
+    assert facts.reads() is None  # a copy reads every fact
 
 
 def test_a_regressor_reuses_too(regression_data):
