@@ -175,24 +175,60 @@ def architecture_key(model: keras.Model, *, with_learning_rate: bool = False) ->
     learning rate is left out by default: it lives in an optimizer variable, so
     one compiled program serves every rate.
     """
+    configs = _configurations(model, with_learning_rate)
+    if configs is None:
+        return None
+    text = "".join(json.dumps(config, sort_keys=True, default=repr) for config in configs)
+    names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
+    for position, name in enumerate(names):
+        text = text.replace(json.dumps(name), f'"L{position}"')
+    return text
+
+
+def _configurations(model: keras.Model, with_learning_rate: bool = False) -> tuple[dict, dict] | None:
+    """The model's configuration and compile configuration; None if it has none."""
     try:
         with without_tensorflow_lookup():
-            text = json.dumps(model.get_config(), sort_keys=True, default=repr)
+            config = model.get_config()
             compile_config = model.get_compile_config() or {}
     except Exception:  # a subclassed model without get_config: no reuse
         return None
     optimizer = compile_config.get("optimizer")
     if isinstance(optimizer, dict):
-        config = dict(optimizer.get("config", {}))
-        config.pop("name", None)
-        if not with_learning_rate and isinstance(config.get("learning_rate"), int | float):
-            config.pop("learning_rate")
-        compile_config = {**compile_config, "optimizer": {**optimizer, "config": config}}
-    text += json.dumps(compile_config, sort_keys=True, default=repr)
-    names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
-    for position, name in enumerate(names):
-        text = text.replace(json.dumps(name), f'"L{position}"')
-    return text
+        settings = dict(optimizer.get("config", {}))
+        settings.pop("name", None)
+        if not with_learning_rate and isinstance(settings.get("learning_rate"), int | float):
+            settings.pop("learning_rate")
+        compile_config = {**compile_config, "optimizer": {**optimizer, "config": settings}}
+    return config, compile_config
+
+
+def exportable_key(model: keras.Model) -> str | None:
+    """:func:`architecture_key` if the model is made of Keras's own classes and
+    functions only, so that its configuration determines its traced programs
+    (see :func:`skkeras.compilation_cache.lowered`); None otherwise.
+
+    A custom layer, loss, metric or activation could change its code under the
+    same configuration, and a ``Lambda`` layer's function can read globals.
+    """
+    configs = _configurations(model)
+    if not type(model).__module__.startswith("keras.") or configs is None or not _keras_only(configs):
+        return None
+    return architecture_key(model)
+
+
+def _keras_only(config: Any) -> bool:
+    if isinstance(config, tuple | list):
+        return all(_keras_only(value) for value in config)
+    if isinstance(config, dict):
+        if "module" in config:
+            module = config["module"]
+            if not isinstance(module, str) or not (module == "keras" or module.startswith("keras.")):
+                return False
+            if config.get("registered_name") is not None or config.get("class_name") == "Lambda":
+                return False
+        return all(_keras_only(value) for value in config.values())
+    return True
 
 
 def _input_signature(x: Any) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import engine
+from . import compilation_cache, engine
 from .inputs import n_rows
 from .training import TrainedState, TrainingJob
 
@@ -96,7 +96,11 @@ def train_pack(
     # chunks' threads only run the compiled program on arrays.
     members = [_Member(job, set(s), *_member_arrays(job, rows)) for job, s in zip(jobs, stops, strict=True)]
     first = [members[i] for i in chunks[0]]
-    compiled = program.vectorised().lower(*_first_call_arguments(first, layout)).compile()
+    model_key = engine.exportable_key(template_job.model)
+    compiled = compilation_cache.lowered(
+        program.vectorised(), _first_call_arguments(first, layout),
+        None if model_key is None else {"program": "pack", "model": model_key},
+    ).compile()
 
     def train(chunk: list[int]) -> list[dict[int, TrainedState]]:
         return _train_chunk(compiled, [members[i] for i in chunk], layout)

@@ -19,11 +19,13 @@ from skkeras.compilation_cache import default_cache_directory, enable_compilatio
 # and whether TensorFlow was imported along the way.
 SEARCH = textwrap.dedent("""
     import json, sys
-    import jax.monitoring
-    hits = []
+    import jax.export, jax.monitoring
+    hits, traced = [], []
     jax.monitoring.register_event_listener(
         lambda event, **kwargs: hits.append(1) if event == "/jax/compilation_cache/cache_hits" else None
     )
+    export = jax.export.export
+    jax.export.export = lambda *args, **kwargs: traced.append(1) or export(*args, **kwargs)
     import keras
     from sklearn.datasets import make_classification
     from sklearn.model_selection import KFold
@@ -40,7 +42,8 @@ SEARCH = textwrap.dedent("""
         KerasClassifier(net, loss="binary_crossentropy", random_state=0, epochs=2),
         {"batch_size": [8, 16]}, cv=KFold(2),
     ).fit(X, y)
-    print(json.dumps({"hits": len(hits), "tensorflow": "tensorflow" in sys.modules,
+    print(json.dumps({"hits": len(hits), "traced": len(traced),
+                      "tensorflow": "tensorflow" in sys.modules,
                       "scores": list(search.cv_results_["mean_test_score"])}))
 """)
 
@@ -62,6 +65,9 @@ def test_a_second_process_loads_the_programs_the_first_compiled(tmp_path):
     second = run_search({"SKKERAS_COMPILATION_CACHE": str(cache)})
     assert second["hits"] > 0
     assert second["scores"] == first["scores"]
+    # The pack's program was traced and saved by the first process, loaded by the second.
+    assert first["traced"] == 1 and second["traced"] == 0
+    assert len(list((cache / "skkeras-traced").glob("*.stablehlo"))) == 1
     # Keras imports TensorFlow to serialise configurations, on every backend;
     # skkeras's searches on JAX do not make it.
     assert not first["tensorflow"] and not second["tensorflow"]
@@ -69,8 +75,20 @@ def test_a_second_process_loads_the_programs_the_first_compiled(tmp_path):
 
 def test_without_the_variable_nothing_is_cached(tmp_path):
     run = run_search({"SKKERAS_COMPILATION_CACHE": "0", "XDG_CACHE_HOME": str(tmp_path)})
-    assert run["hits"] == 0
+    assert run["hits"] == 0 and run["traced"] == 0
     assert not (tmp_path / "skkeras").exists()
+
+
+def test_a_saved_program_gives_the_numbers_of_tracing_and_a_damaged_one_is_replaced(tmp_path):
+    cache = tmp_path / "xla"
+    plain = run_search({"SKKERAS_COMPILATION_CACHE": "0"})
+    first = run_search({"SKKERAS_COMPILATION_CACHE": str(cache)})
+    assert first["scores"] == pytest.approx(plain["scores"], abs=1e-6)
+    (saved,) = (cache / "skkeras-traced").glob("*.stablehlo")
+    saved.write_bytes(b"not a program")
+    again = run_search({"SKKERAS_COMPILATION_CACHE": str(cache)})
+    assert again["traced"] == 1 and again["scores"] == first["scores"]
+    assert saved.read_bytes() != b"not a program"
 
 
 def test_default_folder_follows_xdg_cache_home(monkeypatch, tmp_path):

@@ -291,3 +291,30 @@ def test_runs_with_different_batch_sizes_share_one_program_in_a_search(binary_da
     np.testing.assert_allclose(
         search.best_estimator_.predict_proba(X), alone.predict_proba(X), atol=1e-6
     )
+
+
+def test_only_models_made_of_keras_parts_have_an_exportable_key():
+    def model(*middle, loss="binary_crossentropy"):
+        built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu"),
+                                  *middle, keras.layers.Dense(1, activation="sigmoid")])
+        built.compile(optimizer="adam", loss=loss, metrics=[keras.metrics.AUC()])
+        return built
+
+    class Twice(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    def squared_error(y, p):
+        return keras.ops.mean((y - p) ** 2)
+
+    def doubled(x):
+        return 2 * x
+
+    keras_only = model()
+    assert engine.exportable_key(keras_only) == engine.architecture_key(keras_only)
+    assert engine.exportable_key(model(keras.layers.Dropout(0.1))) is not None
+    assert engine.exportable_key(model(Twice())) is None
+    assert engine.exportable_key(model(keras.layers.Lambda(lambda x: x + 1))) is None
+    assert engine.exportable_key(model(loss=squared_error)) is None
+    assert engine.exportable_key(model(keras.layers.Dense(2, activation=keras.ops.tanh))) is not None
+    assert engine.exportable_key(model(keras.layers.Dense(2, activation=doubled))) is None
