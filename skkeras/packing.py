@@ -70,7 +70,7 @@ def pack_key(job: TrainingJob) -> str | None:
 
 
 def train_pack(
-    jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]], max_pack: int = 64
+    jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]], max_pack: int
 ) -> list[dict[int, TrainedState]]:
     """Train ``jobs`` (one pack key) together; for each, its state after each epoch
     count in its ``stops`` (the largest is how long it trains).
@@ -86,7 +86,8 @@ def train_pack(
     rows = max(engine.row_bucket(n_rows(job.x)) for job in jobs)
     lengths = [(max(s), -(-n_rows(job.x) // job.batch_size)) for job, s in zip(jobs, stops, strict=True)]
     accelerated = _accelerated()
-    chunks = plan_chunks(lengths, max_pack, workers=1 if accelerated else _cores(),
+    workers = 1 if accelerated else _cores()
+    chunks = plan_chunks(lengths, max_pack, workers=workers,
                          step_overhead=None if accelerated else CPU_STEP_OVERHEAD)
     size = len(chunks[0])
     width = max(job.batch_size for job in jobs)
@@ -105,13 +106,12 @@ def train_pack(
     def train(chunk: list[int]) -> list[dict[int, TrainedState]]:
         return _train_chunk(compiled, [members[i] for i in chunk], layout)
 
-    results: dict[int, dict[int, TrainedState]] = {}
-    workers = min(len(chunks), 1 if accelerated else _cores())
-    if workers > 1:
-        with ThreadPoolExecutor(workers, thread_name_prefix="skkeras-pack") as pool:
+    if min(workers, len(chunks)) > 1:
+        with ThreadPoolExecutor(min(workers, len(chunks)), thread_name_prefix="skkeras-pack") as pool:
             trained = list(pool.map(train, chunks))
     else:
         trained = [train(chunk) for chunk in chunks]
+    results: dict[int, dict[int, TrainedState]] = {}
     for chunk, snapshots in zip(chunks, trained, strict=True):
         for i, states in zip(chunk, snapshots, strict=True):
             results.setdefault(i, states)  # a chunk filled with copies repeats a member
