@@ -24,6 +24,7 @@ or to ``1`` for :func:`default_cache_directory`) before importing skkeras.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -125,7 +126,7 @@ def _traced_key(recipe: Mapping[str, Any], arguments: tuple[Any, ...]) -> str:
     facts = {
         "format": _TRACED_FORMAT,
         "skkeras": __version__,
-        "engine": hashlib.sha256(Path(engine.__file__).read_bytes()).hexdigest(),
+        "engine": _source_hash(engine.__file__),
         "keras": keras.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
         "keras_settings": [keras.backend.backend(), keras.config.floatx(), keras.config.epsilon(),
                            keras.config.dtype_policy().name, keras.config.image_data_format()],
@@ -135,6 +136,11 @@ def _traced_key(recipe: Mapping[str, Any], arguments: tuple[Any, ...]) -> str:
         "arguments": [str(structure), [(list(np.shape(a)), str(np.result_type(a))) for a in leaves]],
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+@functools.cache
+def _source_hash(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

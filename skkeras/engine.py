@@ -176,8 +176,11 @@ def architecture_key(model: keras.Model, *, with_learning_rate: bool = False) ->
     one compiled program serves every rate.
     """
     configs = _configurations(model, with_learning_rate)
-    if configs is None:
-        return None
+    return None if configs is None else _positional_text(model, configs)
+
+
+def _positional_text(model: keras.Model, configs: tuple[dict, dict]) -> str:
+    """The configurations as JSON, with the layer names replaced by their positions."""
     text = "".join(json.dumps(config, sort_keys=True, default=repr) for config in configs)
     names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
     for position, name in enumerate(names):
@@ -214,7 +217,7 @@ def exportable_key(model: keras.Model) -> str | None:
     configs = _configurations(model)
     if not type(model).__module__.startswith("keras.") or configs is None or not _keras_only(configs):
         return None
-    return architecture_key(model)
+    return _positional_text(model, configs)
 
 
 def _keras_only(config: Any) -> bool:

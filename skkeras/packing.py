@@ -200,22 +200,24 @@ def _member_arrays(job: TrainingJob, rows: int) -> tuple[Any, list[list[np.ndarr
     return engine.padded_data(job.x, job.y, rows), start, fresh_metrics
 
 
+def _stacked(members: Sequence[_Member]) -> tuple[Any, Any, Any]:
+    """The members' starting values, data and reset metrics, on a leading member axis."""
+    return (_stack([m.start for m in members]), _stack([m.data for m in members]),
+            _stack([m.fresh_metrics for m in members]))
+
+
 def _first_call_arguments(members: Sequence[_Member], layout: _Layout) -> tuple[Any, ...]:
     """Arguments shaped like every call of the pack's compiled program."""
+    state, data, fresh_metrics = _stacked(members)
     plans, n_batches = _member_plans(members, range(0, 1), layout)
-    return (
-        _stack([m.start for m in members]), _stack([m.data for m in members]), plans, n_batches,
-        np.int32(1), _stack([m.fresh_metrics for m in members]),
-    )
+    return state, data, plans, n_batches, np.int32(1), fresh_metrics
 
 
 def _train_chunk(
     compiled: Any, members: Sequence[_Member], layout: _Layout
 ) -> list[dict[int, TrainedState]]:
     """Train one chunk to its longest member's last stop, one compiled call after another."""
-    data = _stack([m.data for m in members])
-    state = _stack([m.start for m in members])
-    fresh_metrics = _stack([m.fresh_metrics for m in members])
+    state, data, fresh_metrics = _stacked(members)
     epochs = max(max(m.stops) for m in members)
     # Several epochs per compiled call, a fixed number (one compiled shape), each
     # call ending at the next snapshot.

@@ -466,12 +466,10 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             sample = take_rows(x, slice(0, 1))
             # Frozen parameters: a model built on demand later must be this fit's.
             frozen = type(self)(**self.get_params(deep=False))
-            build_model = functools.partial(frozen._build_model, meta, sample, target, seed)
+            build_from = functools.partial(frozen._build_model, sample_inputs=sample, target=target, seed=seed)
+            build_model = functools.partial(build_from, meta)
             if train_model and epochs > 0 and self._may_reuse_model(settings, call_kwargs):
-                bench = reuse.workbench(
-                    self._recipe_key(meta, seed), meta,
-                    functools.partial(frozen._build_model, sample_inputs=sample, target=target, seed=seed),
-                )
+                bench = reuse.workbench(self._recipe_key(meta, seed), meta, build_from)
             model = bench.model if bench is not None else build_model()
             self._prepare_target(model, target, sample)
         y_encoded = target.encode(y)
