@@ -168,24 +168,94 @@ def blockers(
 
 # ------------------------------------------------------------- program cache
 def architecture_key(model: keras.Model, *, with_learning_rate: bool = False) -> str | None:
-    """The architecture and compile configuration as JSON, layer names made positional.
+    """The architecture and compile configuration as JSON, names made positional.
 
-    Two builds of one architecture get different layer names (dense_3, dense_7);
-    mapping names to positions makes their configurations equal. A constant
-    learning rate is left out by default: it lives in an optimizer variable, so
-    one compiled program serves every rate.
+    Two builds of one architecture get different layer names (dense_3, dense_7),
+    and metric objects made per build different metric names (auc_3, auc_7);
+    mapping names to positions makes their configurations equal (the logs are
+    renamed back per fit, see :func:`log_renames`). A constant learning rate is
+    left out by default: it lives in an optimizer variable, so one compiled
+    program serves every rate.
     """
     configs = _configurations(model, with_learning_rate)
     return None if configs is None else _positional_text(model, configs)
 
 
 def _positional_text(model: keras.Model, configs: tuple[dict, dict]) -> str:
-    """The configurations as JSON, with the layer names replaced by their positions."""
+    """The configurations as JSON, with the layer and metric names replaced by
+    their positions.
+
+    A name that also occurs as a value (a layer called "relu") keeps its text:
+    replacing the value too could make two different configurations equal.
+    """
     text = "".join(json.dumps(config, sort_keys=True, default=repr) for config in configs)
-    names = dict.fromkeys(layer.name for layer in model._flatten_layers(include_self=True))
+    values = _plain_values(configs)
+    layers = (layer.name for layer in model._flatten_layers(include_self=True))
+    names = dict.fromkeys([*layers, *metric_names(configs[1])])
     for position, name in enumerate(names):
-        text = text.replace(json.dumps(name), f'"L{position}"')
+        if name not in values:
+            text = text.replace(json.dumps(name), f'"L{position}"')
     return text
+
+
+def _plain_values(config: Any) -> set[str]:
+    """The strings in a configuration other than names: values of keys other than
+    ``name``, and list items other than a layer reference's ``[name, node, index]``."""
+    found: set[str] = set()
+
+    def walk(value: Any, key: Any = None) -> None:
+        if isinstance(value, str):
+            if key != "name":
+                found.add(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list | tuple):
+            reference = len(value) == 3 and isinstance(value[0], str) and all(
+                isinstance(v, int) for v in value[1:])
+            for v in value[1:] if reference else value:
+                walk(v)
+
+    walk(config)
+    return found
+
+
+def metric_names(compile_config: Mapping[str, Any]) -> list[str]:
+    """The names of the metric objects in a compile configuration, in order
+    (metrics given as strings are named by Keras the same way every build)."""
+    names: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict) and "class_name" in value:
+            name = (value.get("config") or {}).get("name")
+            if isinstance(name, str):
+                names.append(name)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk([compile_config.get("metrics"), compile_config.get("weighted_metrics")])
+    return names
+
+
+def log_renames(template: keras.Model, model: keras.Model) -> dict[str, str]:
+    """Log names of a program's template mapped to ``model``'s own, for metric
+    objects that are named differently in the two builds (``auc_3`` and ``auc_7``)."""
+    if template is model:
+        return {}
+    with without_tensorflow_lookup():
+        pairs = zip(metric_names(template.get_compile_config() or {}),
+                    metric_names(model.get_compile_config() or {}), strict=False)
+    renames = {ours: theirs for ours, theirs in pairs if ours != theirs}
+    return {**renames, **{f"val_{k}": f"val_{v}" for k, v in renames.items()}}
+
+
+def renamed(logs: Mapping[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """``logs`` with keys renamed by :func:`log_renames`."""
+    return {renames.get(name, name): value for name, value in logs.items()}
 
 
 def _configurations(model: keras.Model, with_learning_rate: bool = False) -> tuple[dict, dict] | None:
@@ -725,6 +795,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         key += (f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|plan{max_batches}x{width}"
                 f"|rows{rows}|xla{jit_compile}")
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
+    renames = log_renames(program.template, model)
     data = _device_data(x, y, rows)
     validation = _validation_inputs(job.validation_data, job.validation_batch_size or batch_size)
 
@@ -761,7 +832,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
             )
             for offset, logs in enumerate(all_logs):
                 callback_list.on_epoch_begin(epoch + offset)
-                callback_list.on_epoch_end(epoch + offset, logs)
+                callback_list.on_epoch_end(epoch + offset, renamed(logs, renames))
             epoch += count
             if snapshots is not None and epoch in snapshots:
                 from .training import TrainedState
@@ -778,7 +849,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
                 logs.update(program.evaluate(*validation, fresh_metrics))
             if interactive:
                 program.store(model)
-            callback_list.on_epoch_end(epoch, logs)
+            callback_list.on_epoch_end(epoch, renamed(logs, renames))
             if snapshots is not None and epoch + 1 in snapshots:
                 from .training import TrainedState
 

@@ -95,7 +95,8 @@ def train_pack(
     layout = _Layout(width, max_batches, rows, engine.epochs_per_call(size * max_batches * width))
     # Everything that reads the Keras models happens here, in this thread; the
     # chunks' threads only run the compiled program on arrays.
-    members = [_Member(job, set(s), *_member_arrays(job, rows)) for job, s in zip(jobs, stops, strict=True)]
+    members = [_Member(job, set(s), *_member_arrays(job, rows), engine.log_renames(program.template, job.model))
+               for job, s in zip(jobs, stops, strict=True)]
     first = [members[i] for i in chunks[0]]
     model_key = engine.exportable_key(template_job.model)
     compiled = compilation_cache.lowered(
@@ -190,6 +191,7 @@ class _Member:
     data: tuple[Any, np.ndarray]
     start: list[list[np.ndarray]]
     fresh_metrics: list[np.ndarray]
+    log_renames: dict[str, str]
 
 
 def _member_arrays(job: TrainingJob, rows: int) -> tuple[Any, list[list[np.ndarray]], list[np.ndarray]]:
@@ -236,8 +238,8 @@ def _train_chunk(
         # One transfer per variable, then NumPy slicing: indexing device arrays
         # member by member would compile a slicing program per shape.
         host = [[np.asarray(v) for v in group] for group in state[:3]] if stopping else []
-        for i in range(len(members)):
-            for name, values in logs.items():
+        for i, member in enumerate(members):
+            for name, values in engine.renamed(logs, member.log_renames).items():
                 histories[i].setdefault(name, []).extend(float(v) for v in values[i, :count])
             if i in stopping:
                 snapshots[i][epoch] = TrainedState(

@@ -318,3 +318,44 @@ def test_only_models_made_of_keras_parts_have_an_exportable_key():
     assert engine.exportable_key(model(loss=squared_error)) is None
     assert engine.exportable_key(model(keras.layers.Dense(2, activation=keras.ops.tanh))) is not None
     assert engine.exportable_key(model(keras.layers.Dense(2, activation=doubled))) is None
+
+
+def test_builds_whose_metric_objects_keras_numbered_differently_share_a_key():
+    def model(**names):
+        built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, **names),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        built.compile(optimizer="adam", loss="binary_crossentropy", metrics=[keras.metrics.AUC()])
+        return built
+
+    first, second = model(), model()
+    names = [engine.metric_names(m.get_compile_config()) for m in (first, second)]
+    assert names[0] != names[1]  # auc_N: Keras numbers each new metric object
+    assert engine.architecture_key(first) == engine.architecture_key(second)
+    # A name that is also a value elsewhere keeps its text, so that renaming it
+    # cannot make two different configurations equal.
+    relu = model(name="relu", activation="relu")
+    tanh = model(name="tanh", activation="tanh")
+    assert engine.architecture_key(relu) != engine.architecture_key(tanh)
+
+
+def test_fits_sharing_a_program_keep_their_own_metric_names(binary_data):
+    X, y = binary_data
+    common = {"model__compiled": False, "epochs": 2, "batch_size": 16, "random_state": 0,
+              "metrics": [keras.metrics.AUC], "validation_split": 0.2}
+
+    def auc_name(estimator):
+        (name,) = [name for name in estimator.history_ if name.startswith("auc")]
+        assert f"val_{name}" in estimator.history_
+        return name
+
+    engine.clear_program_cache()
+    first = KerasClassifier(small_net, optimizer__learning_rate=1e-2, **common).fit(X, y)
+    programs = len(engine._PROGRAMS)
+    shared = KerasClassifier(small_net, optimizer__learning_rate=1e-3, **common).fit(X, y)
+    assert len(engine._PROGRAMS) == programs
+    # Each fit's logs are named after its own metric object (auc_N), as with Model.fit.
+    assert auc_name(shared) != auc_name(first)
+    alone = KerasClassifier(small_net, optimizer__learning_rate=1e-3, engine="keras", **common).fit(X, y)
+    for prefix in ("", "val_"):
+        np.testing.assert_allclose(shared.history_[prefix + auc_name(shared)],
+                                   alone.history_[prefix + auc_name(alone)], rtol=1e-5)

@@ -137,3 +137,21 @@ def test_trained_state_round_trips_through_a_model(binary_data):
     prepare(fresh.model_, X, y.reshape(-1, 1).astype("float32"), 8)
     assert state.apply_to(fresh.model_) == fitted.history_
     np.testing.assert_array_equal(fresh.predict_proba(X), fitted.predict_proba(X))
+
+
+@pytest.mark.skipif(not packing_available(), reason="packs need the JAX backend")
+def test_builds_numbering_their_metric_objects_still_pack_together(binary_data, capsys):
+    X, y = binary_data
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = {"net__optimizer__learning_rate": [1e-3, 1e-2]}
+    # A metric class: each build makes its own AUC object, named auc_N by Keras.
+    ours = skk.GridSearchCV(pipeline(metrics=[keras.metrics.AUC]), grid, cv=cv, verbose=1).fit(X, y)
+    assert "1 packs" in capsys.readouterr().out
+    theirs = sk.GridSearchCV(pipeline(metrics=[keras.metrics.AUC]), grid, cv=cv).fit(X, y)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"], atol=1e-6
+    )
+    (name,) = [name for name in ours.best_estimator_[-1].history_ if name.startswith("auc")]
+    (their_name,) = [name for name in theirs.best_estimator_[-1].history_ if name.startswith("auc")]
+    np.testing.assert_allclose(ours.best_estimator_[-1].history_[name],
+                               theirs.best_estimator_[-1].history_[their_name], rtol=1e-5)
