@@ -282,12 +282,14 @@ def exportable_key(model: keras.Model) -> str | None:
     (see :func:`skkeras.compilation_cache.lowered`); None otherwise.
 
     A custom layer, loss, metric or activation could change its code under the
-    same configuration, and a ``Lambda`` layer's function can read globals.
+    same configuration, and a ``Lambda`` layer's function can read globals. The
+    metric names stay in the key as they are: a saved program returns its logs
+    under the names it was traced with.
     """
     configs = _configurations(model)
     if not type(model).__module__.startswith("keras.") or configs is None or not _keras_only(configs):
         return None
-    return _positional_text(model, configs)
+    return f"{_positional_text(model, configs)}|metrics{json.dumps(metric_names(configs[1]))}"
 
 
 def _keras_only(config: Any) -> bool:

@@ -98,7 +98,7 @@ def train_pack(
     members = [_Member(job, set(s), *_member_arrays(job, rows), engine.log_renames(program.template, job.model))
                for job, s in zip(jobs, stops, strict=True)]
     first = [members[i] for i in chunks[0]]
-    model_key = engine.exportable_key(template_job.model)
+    model_key = engine.exportable_key(program.template)  # the model the program is traced from
     compiled = compilation_cache.lowered(
         program.vectorised(), _first_call_arguments(first, layout),
         None if model_key is None else {"program": "pack", "model": model_key},

@@ -310,8 +310,11 @@ def test_only_models_made_of_keras_parts_have_an_exportable_key():
     def doubled(x):
         return 2 * x
 
-    keras_only = model()
-    assert engine.exportable_key(keras_only) == engine.architecture_key(keras_only)
+    keras_only, again = model(), model()
+    assert engine.exportable_key(keras_only).startswith(engine.architecture_key(keras_only))
+    # A saved program returns logs under the metric names it was traced with (auc, auc_1).
+    assert engine.architecture_key(again) == engine.architecture_key(keras_only)
+    assert engine.exportable_key(again) != engine.exportable_key(keras_only)
     assert engine.exportable_key(model(keras.layers.Dropout(0.1))) is not None
     assert engine.exportable_key(model(Twice())) is None
     assert engine.exportable_key(model(keras.layers.Lambda(lambda x: x + 1))) is None
