@@ -49,7 +49,8 @@ def summarize(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, Sequence[
 
     ``metrics`` is ``{"timed": [{"key": ...}, ...], "extras": [...]}`` (see
     :func:`metric_table`). Timed metrics get median/min/max over the successful
-    repeats; extras the median (numbers) or the common value (text).
+    repeats; extras the median (numbers) or the common value (text), and numeric
+    extras their median/min/max too, under ``extras_stats`` (scores over seeds).
     """
     ok = [r for r in runs if r.get("status") == "ok"]
     return {
@@ -62,6 +63,9 @@ def summarize(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, Sequence[
         "extras": {
             m["key"]: _combine([r["metrics"][m["key"]] for r in ok if m["key"] in r["metrics"]])
             for m in metrics["extras"]
+        },
+        "extras_stats": {
+            m["key"]: stats(r["metrics"].get(m["key"]) for r in ok) for m in metrics["extras"]
         },
         "peak_rss_mib": stats(r.get("peak_rss_mib") for r in runs),
         "process_s": stats(r.get("process_s") for r in runs),
@@ -141,6 +145,22 @@ def fmt_stats(summary: Mapping[str, float] | None, spec: str = ".3g") -> str:
     return f"{median} ({fmt_number(summary['min'], spec)}–{fmt_number(summary['max'], spec)})"
 
 
+def _fmt_extra(summary: Mapping[str, Any], metric: Mapping[str, str]) -> str:
+    """A numeric extra as ``median (min–max)`` where the repeats differ (different seeds),
+    else its one value."""
+    spread = summary.get("extras_stats", {}).get(metric["key"])
+    if spread and spread["min"] != spread["max"]:
+        return fmt_stats(spread, metric["fmt"])
+    return fmt_number(summary["extras"].get(metric["key"]), metric["fmt"])
+
+
+def _seeds_text(results: Mapping[str, Any]) -> str:
+    seeds = results.get("seeds") or [results.get("seed", 0)]
+    if len(seeds) == 1:
+        return f"seed: {seeds[0]}"
+    return f"seeds: {seeds[0]}–{seeds[-1]}, one per repeat"
+
+
 def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
@@ -167,7 +187,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         "",
         f"- Command: `{results.get('command', '')}`",
         f"- Date: {results.get('created', '')}; mode: {mode}; Keras backend: "
-        f"{results.get('backend', '')}; seed: {results.get('seed', 0)}; repeats: {results.get('repeat', '')} per system, "
+        f"{results.get('backend', '')}; {_seeds_text(results)}; repeats: {results.get('repeat', '')} per system, "
         "each run in a fresh subprocess, one at a time.",
         f"- Machine: {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} logical CPUs "
         f"({machine.get('usable_cpus', '?')} usable), {fmt_number(machine.get('memory_gib'))} GiB "
@@ -230,7 +250,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
                     else fmt_ratio(entry.get("speedups", {}).get(m["key"], {}).get(system))
                     for m in timed
                 ]
-            row += [fmt_number(summary["extras"].get(m["key"]), m["fmt"]) for m in extras]
+            row += [_fmt_extra(summary, m) for m in extras]
             row += [fmt_stats(summary["peak_rss_mib"], ".0f"), f"{summary['ok']}/{summary['runs']}"]
             rows.append(row)
             for error in dict.fromkeys(summary["errors"]):
@@ -254,7 +274,7 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             "",
             "Every Keras system trains the same compiled network from one builder "
             "(`benchmarks/models.py`: Dense 12-8-1 sigmoid or Dense 64-32-1 linear, "
-            f"Glorot-uniform weights, Adam with learning rate 1e-3), with the same seed ({results.get('seed', 0)}), "
+            f"Glorot-uniform weights, Adam with learning rate 1e-3), with the same seed for every system ({_seeds_text(results)}), "
             "epochs and batch size.",
             "",
         ]

@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the seed of every system's weights, shuffling and CV splits (default 0)",
     )
     parser.add_argument(
+        "--seed-per-repeat", action="store_true",
+        help="repeat r runs with seed SEED+r-1, so that scores are compared over several "
+        "seeds rather than one draw (times are unaffected: every seed does the same work)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench-results"),
         help="folder for results.json, results.md and logs/ (default bench-results)",
     )
@@ -113,6 +118,7 @@ class Options:
     quick: bool
     backend: str
     seed: int
+    seed_per_repeat: bool
     out: Path
     timeout: float
     baseline: str
@@ -136,7 +142,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--timeout must be positive")
     return Options(
         workloads=workloads, systems=systems, repeat=args.repeat, quick=args.quick,
-        backend=args.backend, seed=args.seed, out=args.out, timeout=args.timeout, baseline=baseline,
+        backend=args.backend, seed=args.seed, seed_per_repeat=args.seed_per_repeat, out=args.out,
+        timeout=args.timeout, baseline=baseline,
     )
 
 
@@ -213,6 +220,11 @@ def child_env(backend: str, seed: int = 0) -> dict[str, str]:
         p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
     )
     return env
+
+
+def repeat_seed(options: Options, repeat: int) -> int:
+    """The seed of repeat ``repeat`` (1, 2, ...; 0 is a warm-up run, seeded like repeat 1)."""
+    return options.seed + max(repeat - 1, 0) if options.seed_per_repeat else options.seed
 
 
 # ----------------------------------------------------------- subprocesses
@@ -308,7 +320,8 @@ def run_one(
         sys.executable, "-m", "benchmarks.child", "--workload", workload.name,
         "--system", system.name, "--data", str(data_dir), "--result", str(result_file),
     ] + (["--quick"] if options.quick else [])
-    env = {**child_env(options.backend, options.seed), **compilation_cache_env(workload, system, scratch)}
+    seed = repeat_seed(options, repeat)
+    env = {**child_env(options.backend, seed), **compilation_cache_env(workload, system, scratch)}
     outcome = run_subprocess(cmd, env, log, options.timeout)
     try:
         record: dict[str, Any] = json.loads(result_file.read_text())
@@ -323,6 +336,7 @@ def run_one(
             )
     record.update(
         repeat=repeat,
+        seed=seed,
         returncode=outcome.returncode,
         process_s=outcome.wall_s,
         peak_rss_mib=outcome.peak_rss_mib or record.get("peak_rss_self_mib"),
@@ -349,6 +363,7 @@ def run_suite(options: Options, argv: Sequence[str] | None = None) -> dict[str, 
         "backend": options.backend,
         "repeat": options.repeat,
         "seed": options.seed,
+        "seeds": sorted({repeat_seed(options, r) for r in range(1, options.repeat + 1)}),
         "baseline": options.baseline,
         "systems": [s.name for s in options.systems],
         "system_labels": {s.name: s.label for s in options.systems},

@@ -183,6 +183,20 @@ def test_summaries_and_speedups() -> None:
     assert report.fmt_ratio(15.0) == "15.0×" and report.fmt_ratio(0.0123) == "0.012×"
 
 
+def test_scores_over_seeds_show_their_spread() -> None:
+    metrics = {"timed": [{"key": "time_s", "label": "t", "fmt": ".3g"}],
+               "extras": [{"key": "score", "label": "s", "fmt": ".3f"}]}
+    over_seeds = report.summarize(
+        [{"status": "ok", "metrics": {"time_s": 1.0, "score": s}} for s in (0.762, 0.771, 0.766)], metrics
+    )
+    one_seed = report.summarize([{"status": "ok", "metrics": {"time_s": 1.0, "score": 0.77}}] * 3, metrics)
+    assert over_seeds["extras"]["score"] == 0.766
+    assert report._fmt_extra(over_seeds, metrics["extras"][0]) == "0.766 (0.762–0.771)"
+    assert report._fmt_extra(one_seed, metrics["extras"][0]) == "0.770"
+    assert report._seeds_text({"seed": 0, "seeds": [0, 1, 2]}) == "seeds: 0–2, one per repeat"
+    assert report._seeds_text({"seed": 4}) == "seed: 4"  # results written before --seed-per-repeat
+
+
 def test_only_cached_systems_get_a_compilation_cache_and_their_warm_up_is_reported(
     tmp_path: Path,
 ) -> None:
@@ -214,6 +228,11 @@ def test_seed_reaches_the_subprocesses() -> None:
 
     assert parse_options([]).seed == 0
     assert parse_options(["--seed", "3"]).seed == 3
+    from benchmarks.run import repeat_seed
+
+    varied = parse_options(["--seed", "3", "--seed-per-repeat"])
+    assert [repeat_seed(varied, r) for r in (0, 1, 2, 3)] == [3, 3, 4, 5]
+    assert [repeat_seed(parse_options(["--seed", "3"]), r) for r in (0, 1, 2)] == [3, 3, 3]
     env = child_env("jax", 3)
     proc = subprocess.run(
         [sys.executable, "-c", "from benchmarks.models import SEED; print(SEED)"],
