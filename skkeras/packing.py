@@ -21,7 +21,6 @@ asked of it, and its state is snapshotted at the smaller ones.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -269,10 +268,11 @@ def _accelerated() -> bool:
 
 
 def _cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """CPU cores this process may use: joblib's count, which also honours CPU
+    affinity and a container's CPU quota (a Dask worker's or CI's cgroup)."""
+    import joblib
+
+    return joblib.cpu_count()
 
 
 def share_programs(
