@@ -1,0 +1,346 @@
+"""Run scikeras's own test suite and documentation pages against ``skkeras.scikeras``.
+
+The judging harness of the migration guide. Given a scikeras checkout (a work tree,
+or a git directory such as the mirror ``fetch`` makes), it copies the checkout's
+``tests/`` and ``docs/`` byte for byte into a temporary folder and runs them there,
+UNCHANGED, with ``scikeras`` and its submodules aliased to ``skkeras.scikeras`` (a
+pytest plugin loaded with ``-p`` fills ``sys.modules`` before anything is
+collected; the real scikeras, even if installed, is never imported: the run stops
+if ``scikeras.wrappers.KerasClassifier.__module__`` is not skkeras's).
+
+    python tools/scikeras_suite.py tests /path/to/scikeras [--out summary.md] \
+        [--timeout 60] [-n 2] [-- extra pytest arguments, e.g. -k routing tests/test_api.py]
+    python tools/scikeras_suite.py docs /path/to/scikeras [--out summary.md]
+
+``tests`` writes counts (passed, failed, errors, skipped, xfailed) and the failing
+test ids grouped by cause (exception type and first message line). ``docs``
+extracts each documentation page's Python code (notebook cells of the jupytext
+``.md`` pages, ``.. code:: python`` blocks of the ``.rst`` pages), drops shell
+and IPython magic lines (``!pip``, ``%time``), runs each page in a subprocess
+and reports the first failing block; pages that fail because they need the
+network (dataset downloads) are reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: The scikeras modules users import, and what each is aliased to.
+ALIASES = {
+    "scikeras": "skkeras.scikeras",
+    "scikeras.wrappers": "skkeras.scikeras.wrappers",
+    "scikeras.utils": "skkeras.scikeras.utils",
+    "scikeras.utils.transformers": "skkeras.scikeras.utils.transformers",
+    "scikeras.utils.random_state": "skkeras.scikeras.utils.random_state",
+}
+
+_ALIAS_MODULE = '''
+"""Alias scikeras to skkeras.scikeras (written by tools/scikeras_suite.py)."""
+import importlib
+import sys
+
+ALIASES = {aliases!r}
+for _alias, _target in ALIASES.items():
+    sys.modules[_alias] = importlib.import_module(_target)
+    if "." in _alias:
+        _parent, _, _child = _alias.rpartition(".")
+        setattr(sys.modules[_parent], _child, sys.modules[_alias])
+_wrappers = importlib.import_module("scikeras.wrappers")
+if not _wrappers.KerasClassifier.__module__.startswith("skkeras."):
+    raise SystemExit("the scikeras alias failed: " + _wrappers.KerasClassifier.__module__)
+'''
+
+_PLUGIN = '''
+"""pytest plugin: the alias, a per-test timeout and a JSON record of outcomes."""
+import json
+import os
+import signal
+
+import pytest
+
+import skkeras_scikeras_alias  # noqa: F401  (fills sys.modules first)
+
+TIMEOUT = int(os.environ.get("SKKERAS_SUITE_TIMEOUT", "60"))
+RECORD = os.environ.get("SKKERAS_SUITE_RECORD")
+_outcomes = {{}}
+
+
+class SuiteTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise SuiteTimeout(f"test exceeded the per-test timeout of {{TIMEOUT}} s")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def pytest_report_header(config):
+    import scikeras.wrappers
+    return "scikeras alias: scikeras.wrappers.KerasClassifier.__module__ = " + (
+        scikeras.wrappers.KerasClassifier.__module__)
+
+
+def _message(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message
+    if isinstance(report.longrepr, tuple):  # skips: (file, line, reason)
+        return str(report.longrepr[2])
+    return str(report.longrepr)[-400:]
+
+
+def pytest_runtest_logreport(report):
+    node = report.nodeid
+    if report.when == "call" or report.outcome != "passed":
+        if hasattr(report, "wasxfail"):
+            outcome = "xpassed" if report.passed else "xfailed"
+        elif report.failed and report.when != "call":
+            outcome = "error"
+        else:
+            outcome = report.outcome
+        if node not in _outcomes or _outcomes[node][0] == "passed":
+            _outcomes[node] = (outcome, "" if outcome == "passed" else _message(report))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if RECORD and not hasattr(session.config, "workerinput"):
+        with open(RECORD, "w") as f:
+            json.dump(_outcomes, f)
+'''
+
+
+def materialize(checkout: Path, into: Path) -> None:
+    """Copy the checkout's tests/ and docs/ (work tree or git directory) into ``into``."""
+    if (checkout / "tests").is_dir():
+        for part in ("tests", "docs"):
+            if (checkout / part).is_dir():
+                shutil.copytree(checkout / part, into / part)
+        return
+    archive = subprocess.run(
+        ["git", "--git-dir", str(checkout), "archive", "HEAD", "tests", "docs"],
+        check=True, capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+
+
+def write_alias(into: Path) -> Path:
+    folder = into / "_alias"
+    folder.mkdir()
+    (folder / "skkeras_scikeras_alias.py").write_text(_ALIAS_MODULE.format(aliases=ALIASES))
+    (folder / "skkeras_scikeras_plugin.py").write_text(_PLUGIN.format())
+    return folder
+
+
+def environment(alias: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(alias), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _cause(message: str) -> str:
+    """A failure's cause, for grouping: its first line with numbers and ids masked."""
+    line = next((ln for ln in message.strip().splitlines() if ln.strip()), "(no message)")
+    line = re.sub(r"0x[0-9a-f]+", "0x…", line)
+    line = re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", line)
+    return line[:160]
+
+
+def alias_check(work: Path, env: dict[str, str]) -> str:
+    """What ``scikeras.wrappers.KerasClassifier`` is under the alias (skkeras's, or the run stops)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import skkeras_scikeras_alias, scikeras.wrappers as w; "
+         "print(w.KerasClassifier.__module__, w.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True,
+    )
+    found = completed.stdout.strip().splitlines()[-1:] or ["(nothing)"]
+    if completed.returncode or not found[0].startswith("skkeras."):
+        raise SystemExit(f"the scikeras alias does not resolve to skkeras: {completed.stderr[-2000:]}")
+    return f"Alias check: scikeras.wrappers.KerasClassifier.__module__ = `{found[0]}`"
+
+
+def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
+    check = alias_check(work, env)
+    record = work / "outcomes.json"
+    env = {**env, "SKKERAS_SUITE_TIMEOUT": str(args.timeout), "SKKERAS_SUITE_RECORD": str(record)}
+    command = [
+        sys.executable, "-m", "pytest", "-p", "skkeras_scikeras_plugin", "-p", "no:cacheprovider",
+        "--rootdir", str(work), "-q", "-rN", "--tb=no", "--no-header",
+    ]
+    if args.n:
+        command += ["-n", str(args.n)]
+    paths = [a for a in args.pytest_args if a.startswith("tests")]
+    command += [*args.pytest_args, *([] if paths else ["tests"])]
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if not record.exists():
+        raise SystemExit(f"pytest wrote no record:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    outcomes = json.loads(record.read_text())
+    counts: dict[str, int] = defaultdict(int)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for node, (outcome, message) in sorted(outcomes.items()):
+        counts[outcome] += 1
+        if outcome in ("failed", "error"):
+            groups[_cause(message)].append(node)
+    lines = [
+        "# scikeras's test suite against skkeras.scikeras",
+        "",
+        f"Command: `{' '.join(sys.argv)}` ({elapsed:.0f} s, pytest exit {completed.returncode})",
+        "", check, "",
+        "Counts: " + ", ".join(f"{k} {counts[k]}" for k in
+                                 ("passed", "failed", "error", "skipped", "xfailed", "xpassed")),
+        "",
+        f"## Failures and errors by cause ({len(groups)} causes)",
+    ]
+    for cause, nodes in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        lines += ["", f"### {len(nodes)} x {cause}", ""]
+        lines += [f"- {node}" for node in nodes]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------- docs
+_NETWORK = re.compile(
+    r"URLError|HTTPError|ConnectionError|Name or service not known|Temporary failure in name"
+    r"|getaddrinfo|fetch_openml|fetch_california|urlopen|socket\.gaierror|No route to host"
+)
+
+
+def page_blocks(path: Path) -> list[str]:
+    """The Python code of one documentation page, one string per cell or block."""
+    text = path.read_text()
+    if path.suffix == ".md":
+        blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    else:
+        blocks = []
+        for match in re.finditer(r"^\.\. code(?:-block)?:: python\n((?:\n|[ \t]+.*\n)+)",
+                                 text, flags=re.M):
+            block = textwrap.dedent(match.group(1))
+            blocks.append(block)
+    cleaned = []
+    for block in blocks:
+        kept = [ln for ln in block.splitlines()
+                if not ln.lstrip().startswith(("!", "%"))]
+        if any(ln.strip() for ln in kept):
+            cleaned.append("\n".join(kept) + "\n")
+    return cleaned
+
+
+_PAGE_RUNNER = '''
+import sys, traceback
+import skkeras_scikeras_alias  # noqa: F401
+import matplotlib
+matplotlib.use("Agg")
+blocks = {blocks!r}
+namespace = {{"__name__": "__main__"}}
+for number, code in enumerate(blocks, 1):
+    try:
+        exec(compile(code, f"<block {{number}}>", "exec"), namespace)
+    except BaseException:
+        print(f"FAILED at block {{number}} of {{len(blocks)}}:\\n{{code}}", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(1)
+print(f"ran {{len(blocks)}} blocks")
+'''
+
+
+def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
+    check = alias_check(work, env)
+    pages = sorted((work / "docs" / "source").rglob("*.md")) + sorted(
+        (work / "docs" / "source").glob("*.rst"))
+    rows, details = [], []
+    for page in pages:
+        blocks = page_blocks(page)
+        if not blocks:
+            continue
+        script = work / f"_page_{page.stem}.py"
+        script.write_text(_PAGE_RUNNER.format(blocks=blocks))
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(
+                [sys.executable, str(script)], cwd=work, env=env, capture_output=True,
+                text=True, timeout=args.page_timeout,
+            )
+            rc, stderr = completed.returncode, completed.stderr
+        except subprocess.TimeoutExpired as error:
+            rc, stderr = "timeout", (error.stderr or b"").decode(errors="replace")
+        elapsed = time.monotonic() - started
+        name = page.relative_to(work / "docs" / "source")
+        if rc == 0:
+            status = "ok"
+        elif _NETWORK.search(stderr or ""):
+            status = "needs network"
+        else:
+            status = "FAILED" if rc != "timeout" else "timeout"
+        rows.append(f"| {name} | {len(blocks)} | {status} | {elapsed:.0f} s |")
+        if rc != 0:
+            failed_at = re.search(r"FAILED at block (\d+)", stderr or "")
+            tail = "\n".join((stderr or "").strip().splitlines()[-12:])
+            details += ["", f"### {name}: {status}"
+                        + (f" at block {failed_at.group(1)}" if failed_at else ""), "",
+                        "```", tail, "```"]
+    ok = sum(" | ok |" in r for r in rows)
+    lines = [
+        "# scikeras's documentation pages against skkeras.scikeras", "",
+        f"Command: `{' '.join(sys.argv)}`", "", check, "",
+        f"{ok} of {len(rows)} pages run.", "",
+        "| page | blocks | result | time |", "|---|---|---|---|", *rows, *details,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("tests", "docs"))
+    parser.add_argument("checkout", type=Path, help="scikeras work tree or git directory")
+    parser.add_argument("--out", type=Path, help="write the summary here (else stdout)")
+    parser.add_argument("--timeout", type=int, default=60, help="seconds per test")
+    parser.add_argument("--page-timeout", type=int, default=900, help="seconds per docs page")
+    parser.add_argument("-n", type=int, default=0, help="pytest-xdist workers (0: none)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("pytest_args", nargs="*", help="after --: paths, -k, ... for pytest")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="scikeras-suite-"))
+    try:
+        materialize(args.checkout.resolve(), work)
+        env = environment(write_alias(work))
+        summary = (run_tests if args.mode == "tests" else run_docs)(work, env, args)
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        args.out.write_text(summary)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
