@@ -154,10 +154,22 @@ def write_alias(into: Path) -> Path:
     return folder
 
 
-def environment(alias: Path) -> dict[str, str]:
+def export_skkeras(revision: str, into: Path) -> Path:
+    """skkeras as committed at ``revision``, so that others' edits in progress in the
+    work tree do not break the run; the folder to put first on the path."""
+    folder = into / "_skkeras"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "skkeras"], check=True, capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def environment(alias: Path, source: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(alias), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
+        [str(alias), str(source), *filter(None, [env.get("PYTHONPATH")])]
     )
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -200,7 +212,7 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     started = time.monotonic()
     completed = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - started
-    if not record.exists():
+    if completed.returncode not in (0, 1) or not record.exists():
         raise SystemExit(f"pytest wrote no record:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     outcomes = json.loads(record.read_text())
     counts: dict[str, int] = defaultdict(int)
@@ -212,7 +224,7 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     lines = [
         "# scikeras's test suite against skkeras.scikeras",
         "",
-        f"Command: `{' '.join(sys.argv)}` ({elapsed:.0f} s, pytest exit {completed.returncode})",
+        f"Command: `{' '.join(sys.argv)}`{_revision(args)} ({elapsed:.0f} s, pytest exit {completed.returncode})",
         "", check, "",
         "Counts: " + ", ".join(f"{k} {counts[k]}" for k in
                                  ("passed", "failed", "error", "skipped", "xfailed", "xpassed")),
@@ -308,11 +320,19 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     ok = sum(" | ok |" in r for r in rows)
     lines = [
         "# scikeras's documentation pages against skkeras.scikeras", "",
-        f"Command: `{' '.join(sys.argv)}`", "", check, "",
+        f"Command: `{' '.join(sys.argv)}`{_revision(args)}", "", check, "",
         f"{ok} of {len(rows)} pages run.", "",
         "| page | blocks | result | time |", "|---|---|---|---|", *rows, *details,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _revision(args: argparse.Namespace) -> str:
+    if not args.at:
+        return " on the work tree"
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.at],
+                            capture_output=True, text=True).stdout.strip()
+    return f" at {commit}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,13 +343,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=60, help="seconds per test")
     parser.add_argument("--page-timeout", type=int, default=900, help="seconds per docs page")
     parser.add_argument("-n", type=int, default=0, help="pytest-xdist workers (0: none)")
+    parser.add_argument("--at", metavar="REV",
+                        help="run skkeras as committed at REV (e.g. HEAD), not the work tree")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("pytest_args", nargs="*", help="after --: paths, -k, ... for pytest")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.pytest_args = extra  # after --: paths, -k ... for pytest
     work = Path(tempfile.mkdtemp(prefix="scikeras-suite-"))
     try:
         materialize(args.checkout.resolve(), work)
-        env = environment(write_alias(work))
+        source = export_skkeras(args.at, work) if args.at else REPO
+        env = environment(write_alias(work), source)
         summary = (run_tests if args.mode == "tests" else run_docs)(work, env, args)
     finally:
         if args.keep:
