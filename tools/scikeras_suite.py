@@ -125,6 +125,13 @@ def pytest_runtest_logreport(report):
             _outcomes[node] = (outcome, "" if outcome == "passed" else _message(report))
 
 
+def pytest_collectreport(report):
+    if report.failed:
+        text = str(report.longrepr).strip().splitlines()
+        errors = [ln[2:] for ln in text if ln.startswith("E ")] or text[-1:]
+        _outcomes[report.nodeid] = ("error", "collection: " + errors[-1])
+
+
 def pytest_sessionfinish(session, exitstatus):
     if RECORD and not hasattr(session.config, "workerinput"):
         with open(RECORD, "w") as f:
@@ -204,6 +211,7 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     command = [
         sys.executable, "-m", "pytest", "-p", "skkeras_scikeras_plugin", "-p", "no:cacheprovider",
         "--rootdir", str(work), "-q", "-rN", "--tb=no", "--no-header",
+        "--continue-on-collection-errors",
     ]
     if args.n:
         command += ["-n", str(args.n)]
