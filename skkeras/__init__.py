@@ -18,6 +18,7 @@ _PUBLIC = {
     "save": "skkeras.persistence",
     "load": "skkeras.persistence",
     "enable_compilation_cache": "skkeras.compilation_cache",
+    "clear_caches": "skkeras._runtime",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
