@@ -276,8 +276,8 @@ class RegressorTargetEncoder(BaseEstimator, TransformerMixin):
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         if n_outputs != self.n_outputs_:
             raise ValueError(
-                f"y has {n_outputs} output(s) (shape {y.shape}) but this "
-                f"{type(self).__name__} was fitted on {self.n_outputs_}."
+                f"Detected ``y`` to have {n_outputs} outputs with ``y.shape = {y.shape}``, "
+                f"but this {type(self).__name__} was fitted on {self.n_outputs_} outputs."
             )
         return y
 
