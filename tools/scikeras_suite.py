@@ -123,6 +123,9 @@ def pytest_runtest_logreport(report):
             outcome = report.outcome
         if node not in _outcomes or _outcomes[node][0] == "passed":
             _outcomes[node] = (outcome, "" if outcome == "passed" else _message(report))
+            if RECORD:  # progress, one line per test, readable while the run goes on
+                with open(RECORD + ".progress", "a") as f:
+                    f.write(json.dumps([node, *_outcomes[node]]) + "\\n")
 
 
 def pytest_collectreport(report):
@@ -207,6 +210,8 @@ def alias_check(work: Path, env: dict[str, str]) -> str:
 def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     check = alias_check(work, env)
     record = work / "outcomes.json"
+    if args.progress:
+        (work / "outcomes.json.progress").symlink_to(args.progress.resolve())
     env = {**env, "SKKERAS_SUITE_TIMEOUT": str(args.timeout), "SKKERAS_SUITE_RECORD": str(record)}
     command = [
         sys.executable, "-m", "pytest", "-p", "skkeras_scikeras_plugin", "-p", "no:cacheprovider",
@@ -353,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=0, help="pytest-xdist workers (0: none)")
     parser.add_argument("--at", metavar="REV",
                         help="run skkeras as committed at REV (e.g. HEAD), not the work tree")
+    parser.add_argument("--progress", type=Path,
+                        help="append each test's outcome to this file as it finishes (JSON lines)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
