@@ -5,42 +5,110 @@
     skkeras report --dataset pima-diabetes
     skkeras report --dataset california-housing --out housing-report
     skkeras report --csv data.csv --target label --cv 5 --grid "epochs=10,50;batch_size=16,32"
+    skkeras report --csv data.csv --target label --model my_module:build_model --param units=32
 
-``report`` cross-validates the default model (see :mod:`skkeras.report`) and
-prints a table; ``--out DIR`` also writes ``report.html`` and ``report.json``.
-Mistakes a user can make (an unknown dataset, a missing file, a target column
-that is not there, a grid that does not parse, a target with one class) end with
-one line on stderr and exit status 2, without a traceback.
+``report`` cross-validates a network (the built-in MLP, or ``--model``) and
+baselines on the same folds (see :mod:`skkeras.report`) and prints a table;
+``--out DIR`` also writes ``report.html`` and ``report.json``. Mistakes a user
+can make (an unknown dataset, a missing file, a target column that is not
+there, a grid that does not parse, a target with one class) end with one line on
+stderr and exit status 2, without a traceback.
+
+TensorFlow prints C++ log lines while it is imported, before it reads
+``TF_CPP_MIN_LOG_LEVEL`` (TensorFlow 2.21); the command sets that variable
+before anything imports TensorFlow, imports Keras itself with those lines
+filtered out of file descriptor 2, and only then runs the report.
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
-import logging
 import os
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
 
-from .report import (
+# Before anything imports TensorFlow (the user may still ask for its logs by setting them).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import difflib  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .report.spec import (  # noqa: E402
     DEFAULT_CV,
     DEFAULT_EPOCHS,
     DEFAULT_HIDDEN,
     DEFAULT_RANDOM_STATE,
+    DEFAULT_VALIDATION_SPLIT,
     ReportError,
+    load_model,
     parse_grid,
     parse_hidden,
+    parse_params,
 )
 
-__all__ = ["DATASETS", "build_parser", "load_dataset", "load_csv", "main"]
+__all__ = ["DATASETS", "build_parser", "load_dataset", "load_csv", "main", "quiet_native_logs"]
 
 #: Exit status for every mistake in the command line or the data.
 USAGE_ERROR = 2
 
 #: Pima columns in which a zero stands for a missing measurement (see the data set's DESCR).
 PIMA_ZERO_MEANS_MISSING = ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI")
+
+
+#: Lines native libraries print to stderr while TensorFlow and Keras are imported.
+_NATIVE_NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|cuda_platform|cuda_dnn|cuda_fft|cuda_blas|cuInit|"
+    r"cuda drivers|cpu_feature_guard|rebuild TensorFlow with the appropriate compiler flags|"
+    r"^To enable the following instructions|computation placer|TF-TRT Warning|"
+    r"oneDNN custom operations|^[IWE]\d{4} [\d:. ]+\d+ \w+\.(cc|h):\d+\]"
+)
+
+
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Filter native libraries' start-up lines out of file descriptor 2 during the block.
+
+    What C++ code writes to stderr bypasses ``sys.stderr``; the block's output
+    goes to a temporary file instead, and every line that is not start-up noise
+    (:data:`_NATIVE_NOISE`) is written back to stderr afterwards.
+    """
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+    except (AttributeError, OSError, ValueError):  # no real stderr (embedded): nothing to do
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not _NATIVE_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow, on its backend) with start-up noise filtered."""
+    if "keras" in sys.modules:
+        return
+    with quiet_native_logs():
+        import keras  # noqa: F401
 
 
 class _Parser(argparse.ArgumentParser):
@@ -182,6 +250,16 @@ def _random_state(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected an integer or none, got {text!r}") from None
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``skkeras`` argument parser.
 
@@ -193,27 +271,37 @@ def build_parser() -> argparse.ArgumentParser:
         prog="skkeras",
         description="Keras models as scikit-learn estimators: command-line tools.",
     )
+    parser.add_argument("--version", action="version", version=f"skkeras {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     report = commands.add_parser(
         "report",
-        help="cross-validate a Keras MLP on a table and report the scores",
+        help="cross-validate a Keras network and baselines on a table and report the scores",
         description=(
-            "Cross-validate a Keras MLP (with imputation, scaling and one-hot encoding) on a "
-            "bundled data set or a CSV file, and print per-fold and mean scores. Classification "
-            "or regression is chosen from the target."
+            "Cross-validate a Keras network (the built-in MLP, or your own builder with --model), "
+            "with imputation, scaling and one-hot encoding, on a bundled data set or a CSV file, "
+            "next to baselines on the same folds; print per-fold and mean scores and a paired "
+            "comparison. Classification or regression is chosen from the target."
         ),
         epilog=(
-            'example: skkeras report --dataset pima-diabetes --grid "epochs=10,50;batch_size=16,32" '
-            "--out pima-report"
+            'example: skkeras report --dataset pima-diabetes --grid "epochs=10,50" --out pima-report'
         ),
     )
     source = report.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--dataset", metavar="NAME",
-        help=f"a bundled data set: {', '.join(DATASETS)}",
+        "--dataset", metavar="NAME", help=f"a bundled data set: {', '.join(DATASETS)}",
     )
     source.add_argument("--csv", metavar="FILE", help="a CSV file with a header row")
     report.add_argument("--target", metavar="COLUMN", help="the column to predict (with --csv)")
+    report.add_argument(
+        "--model", metavar="MODULE:NAME",
+        help="your network: a function returning a Keras model (or an estimator), imported "
+             "from MODULE (the current directory is searched); default: the built-in MLP",
+    )
+    report.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a parameter of the network or a keyword argument of --model's function "
+             "(repeat it: --param units=32 --param dropout=0.1)",
+    )
     report.add_argument(
         "--task", choices=("auto", "classification", "regression"), default="auto",
         help="default: auto (class labels if the target is text or has at most 20 integer values)",
@@ -227,20 +315,35 @@ def build_parser() -> argparse.ArgumentParser:
         help='grid search, e.g. "epochs=10,50;batch_size=16,32" or "hidden=(32,16),(64,)"',
     )
     report.add_argument(
-        "--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
-        help=f"training epochs per fit (default: {DEFAULT_EPOCHS})",
+        "--baselines", default="default", metavar="LIST",
+        help="baselines on the same folds: default (logistic or ridge, hist_gradient_boosting, "
+             "dummy), none, or a comma-separated list of those names",
+    )
+    report.add_argument(
+        "--epochs", type=_positive_int, default=None,
+        help=f"training epochs per fit (default: {DEFAULT_EPOCHS}; an estimator's own with --model)",
     )
     report.add_argument(
         "--batch-size", type=_positive_int, default=None, metavar="N",
-        help="samples per gradient step (default: 32, or 256 above 5,000 training rows)",
+        help="samples per gradient step (default: min(200, training rows))",
     )
     report.add_argument(
         "--hidden", type=_hidden, default=DEFAULT_HIDDEN, metavar="SIZES",
-        help="hidden layer sizes (default: " + ",".join(map(str, DEFAULT_HIDDEN)) + ")",
+        help="hidden layer sizes of the built-in MLP (default: "
+             + ",".join(map(str, DEFAULT_HIDDEN)) + ")",
+    )
+    report.add_argument(
+        "--validation-split", type=_fraction, default=None, metavar="F",
+        help=f"share of each training fold held out for validation loss curves "
+             f"(default: {DEFAULT_VALIDATION_SPLIT}; 0 turns them off)",
+    )
+    report.add_argument(
+        "--drop-dates", action="store_true",
+        help="drop date columns instead of parsing them into numeric features",
     )
     report.add_argument(
         "--random-state", type=_random_state, default=DEFAULT_RANDOM_STATE, metavar="SEED",
-        help=f"seed for the folds and the networks, or none (default: {DEFAULT_RANDOM_STATE})",
+        help=f"seed for the folds and the models, or none (default: {DEFAULT_RANDOM_STATE})",
     )
     report.add_argument(
         "--out", metavar="DIR", help="also write report.html and report.json into DIR",
@@ -250,10 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report import cross_validated_report  # looked up per call, so tests can stub it
-
     if args.grid is not None:
         parse_grid(args.grid)  # fail on a bad grid before loading anything
+    params = parse_params(args.param)
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ReportError(f"--out {args.out!r} exists and is not a directory.")
     if args.dataset is not None:
@@ -264,19 +366,31 @@ def _run_report(args: argparse.Namespace) -> int:
     else:
         X, y = load_csv(args.csv, args.target)
         notes, name = [], Path(args.csv).name
+    _import_keras_quietly()
+    model = load_model(args.model) if args.model is not None else None
 
-    report = cross_validated_report(
-        X, y, name=name, task=args.task, cv=args.cv, grid=args.grid, epochs=args.epochs,
-        batch_size=args.batch_size, hidden=args.hidden, random_state=args.random_state,
+    from . import report as report_module  # looked up per call, so tests can stub it
+
+    report = report_module.cross_validated_report(
+        model, X, y, name=name, task=args.task, cv=args.cv, grid=args.grid, params=params,
+        epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden,
+        validation_split=args.validation_split, baselines=args.baselines,
+        parse_dates=not args.drop_dates, random_state=args.random_state,
         progress=not args.quiet and sys.stderr.isatty(), notes=notes,
     )
     print(report.format_table())
     if args.out is not None:
         try:
-            paths = report.write(args.out)
+            paths = report.save(args.out)
         except OSError as exc:
             raise ReportError(f"cannot write the report into {args.out!r}: {exc.strerror or exc}") from None
         print(f"\nWrote {paths['html']} and {paths['json']}.")
+        hint = report.plot_hint()
+        if hint is not None:
+            print(hint)
+    else:
+        print("Plots (loss curves, fold scores, ROC or residuals) and every number: "
+              "add --out DIR for report.html and report.json.")
     return 0
 
 
@@ -293,10 +407,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit status: 0, or 2 for a mistake in the arguments or the data.
     """
-    # Keras is imported lazily, after this: keep TensorFlow's C++ start-up
-    # messages (CPU features, missing CUDA drivers) off the terminal, unless the
-    # user asked for them by setting the variable.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     # A command-line tool prints its own results: keep TensorFlow's Python-side

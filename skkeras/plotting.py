@@ -1,12 +1,14 @@
 """Plots for fitted skkeras estimators and for cross-validated reports.
 
-matplotlib is an optional dependency (the ``plot`` extra:
-``pip install "skkeras[plot]"``); it is imported inside the functions, so
-``import skkeras.plotting`` works without it and only drawing needs it.
+matplotlib is a dependency of skkeras, imported inside the functions, so that
+``import skkeras.plotting`` stays cheap (and works where matplotlib was removed:
+only drawing needs it).
 
 - :class:`LossCurveDisplay`: per-epoch loss (and validation loss) from
   ``history_``, in the style of scikit-learn's Display objects
   (``from_estimator``, ``plot``, ``ax_``, ``figure_``, ``lines_``).
+- :func:`plot_fold_scores` and :func:`plot_roc_comparison`: several models
+  cross-validated on the same folds, side by side.
 - :func:`plot_confusion_matrix`, :func:`plot_roc_curves` and
   :func:`plot_prediction_error`: thin wrappers around scikit-learn's
   ``ConfusionMatrixDisplay``, ``RocCurveDisplay`` and
@@ -34,13 +36,15 @@ __all__ = [
     "find_keras_estimator",
     "new_figure",
     "plot_confusion_matrix",
+    "plot_fold_scores",
     "plot_prediction_error",
+    "plot_roc_comparison",
     "plot_roc_curves",
 ]
 
 _INSTALL_HINT = (
-    "skkeras.plotting needs matplotlib, which is not installed: install the `plot` extra "
-    "with `pip install \"skkeras[plot]\"` (or `pip install matplotlib`)."
+    "skkeras.plotting needs matplotlib, which is not installed: `pip install matplotlib` "
+    "(or the `plot` extra, `pip install \"skkeras[plot]\"`)."
 )
 
 
@@ -500,5 +504,77 @@ def plot_prediction_error(
         scatter_kwargs={"alpha": 0.4, "s": 10},
     )
     title = "Predicted vs actual" if kind == "actual_vs_predicted" else "Residuals vs predicted"
-    display.ax_.set_title(f"{title} (out-of-fold)")
+    n = len(np.asarray(y_true))
+    shown = f", {subsample:,} of {n:,} points" if subsample is not None and subsample < n else ""
+    display.ax_.set_title(f"{title} (out-of-fold{shown})")
     return display
+
+
+def plot_fold_scores(
+    scores: Mapping[str, Sequence[float]], *, metric: str = "score", ax: Axes | None = None
+) -> Axes:
+    """Each model's score on each fold; a line joins the same fold across models.
+
+    Parameters
+    ----------
+    scores : dict
+        Model name to its scores, fold by fold (the same folds for every model).
+    metric : str, default="score"
+        The y axis label.
+    ax : matplotlib.axes.Axes or None, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _require_matplotlib()
+    if ax is None:
+        _, ax = _pyplot().subplots()
+    names = list(scores)
+    if not names:
+        raise ValueError("scores is empty: give at least one model's fold scores.")
+    table = np.array([np.asarray(scores[n], dtype=float) for n in names])
+    if table.ndim != 2:
+        raise ValueError("Every model needs the same number of fold scores.")
+    positions = np.arange(len(names))
+    for k in range(table.shape[1]):
+        ax.plot(positions, table[:, k], color="0.75", linewidth=0.8, zorder=1)
+    for i in positions:
+        ax.scatter(np.full(table.shape[1], i), table[i], color=f"C{i % 10}", zorder=2, s=22)
+        ax.hlines(np.nanmean(table[i]), i - 0.25, i + 0.25, color=f"C{i % 10}", linewidth=2)
+    ax.set_xticks(positions, names, rotation=15, ha="right")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per fold (bar: mean)")
+    return ax
+
+
+def plot_roc_comparison(
+    predictions: Mapping[str, tuple[Any, Any]], *, pos_label: Any, ax: Axes | None = None
+) -> list[Any]:
+    """One ROC curve per model, from its (labels, positive-class probabilities).
+
+    Parameters
+    ----------
+    predictions : dict
+        Model name to ``(y_true, y_score)``: out-of-fold labels and
+        probabilities of ``pos_label``.
+    pos_label : label
+    ax : matplotlib.axes.Axes or None, default=None
+
+    Returns
+    -------
+    list of sklearn.metrics.RocCurveDisplay
+    """
+    _require_matplotlib()
+    from sklearn.metrics import RocCurveDisplay
+
+    if ax is None:
+        _, ax = _pyplot().subplots()
+    displays = []
+    for i, (name, (truth, score)) in enumerate(predictions.items()):
+        displays.append(RocCurveDisplay.from_predictions(
+            truth, score, pos_label=pos_label, name=name, ax=ax,
+            plot_chance_level=i == len(predictions) - 1,
+        ))
+    ax.set_title(f"ROC curves, out-of-fold (positive class: {pos_label})")
+    return displays
