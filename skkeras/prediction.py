@@ -1,14 +1,26 @@
-"""Forward passes over arrays, without Keras's per-call dataset machinery.
+"""Forward passes over arrays, sized for latency as well as throughput.
 
 ``keras.Model.predict`` builds a data adapter, an epoch iterator and callbacks on
-every call: about 0.2 s even for a handful of rows. Calling the model on chunks of
-the array directly gives the same numbers for a fraction of the cost.
+every call: about 0.2 s even for a handful of rows. Two cheaper paths give the
+same numbers:
 
-Every chunk has the same number of rows (the last is padded with zeros): matrix
-kernels take different code paths for different row counts, so a row's output
-would otherwise depend, in its last bits, on how many rows it was predicted with.
-With fixed chunks, predicting one row, a subset or a permutation gives bitwise
-the same values as predicting the whole array.
+- **NumPy** (:mod:`skkeras._numpy_forward`), for models that are a chain of
+  ``Dense``, activation, ``Dropout``/noise (identity in inference),
+  ``BatchNormalization``, ``Normalization`` and ``Flatten`` layers: the same
+  formulas on a snapshot of the weights, accumulated in float64 and rounded to
+  float32 at the end. No compiled call, no lock: one row costs tens of
+  microseconds, and threads predict at once.
+- **Compiled** for every other model: one stateless compiled forward pass per
+  architecture (``jax.jit`` or ``tf.function``), given each model's weights as
+  arguments, so models of one architecture share it and threads need no lock.
+
+Predictions do not depend on how rows are grouped. The compiled path runs
+chunks of a fixed number of rows (the last padded with zeros): matrix kernels
+take different code paths for different row counts, and a row's output would
+otherwise differ, in its last bits, between predicting it alone and in a batch.
+The NumPy path accumulates in float64, where grouping changes the sums by about
+1e-16 relative, far below float32's rounding step; its outputs agree with the
+compiled pass to float32 precision (a few units in the last place), not bitwise.
 """
 
 from __future__ import annotations
@@ -20,14 +32,18 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import _numpy_forward, _runtime
 from .inputs import n_rows, take_rows
 from .routing import check_routed_arguments
 from .seeding import scoped_seed
 from .training import TrainedState
 
-#: Rows per forward call (``predict__batch_size`` overrides it): large enough to
-#: amortise the call, small enough that padding a single row costs little.
+#: Rows per compiled forward call (``predict__batch_size`` overrides it): large
+#: enough to amortise the call, small enough that padding a single row costs little.
 PREDICT_CHUNK_ROWS = 512
+
+#: Rows per NumPy step: bounds the float64 intermediates of very large inputs.
+NUMPY_CHUNK_ROWS = 65_536
 
 
 def model_outputs(
@@ -38,29 +54,133 @@ def model_outputs(
 ) -> np.ndarray:
     """The model's outputs for every row of ``x``, as a NumPy array.
 
-    ``predict__batch_size`` sets the chunk size; any other ``predict__*``
-    parameter switches to ``keras.Model.predict`` with those arguments, for
-    models that rely on it (a custom ``predict_step``, say). ``values``, trained
-    variables for a model of ``model``'s architecture, are used instead of
-    ``model``'s own (a fit on a reused model, :mod:`skkeras.reuse`).
+    ``predict__batch_size`` sets the compiled path's chunk size; any other
+    ``predict__*`` parameter switches to ``keras.Model.predict`` with those
+    arguments, for models that rely on it (a custom ``predict_step``, say).
+    ``values``, trained variables for a model of ``model``'s architecture, are
+    used instead of ``model``'s own (a fit on a reused model, :mod:`skkeras.reuse`).
     """
     predict_kwargs = dict(predict_kwargs or {})
     chunk = int(predict_kwargs.pop("batch_size", None) or PREDICT_CHUNK_ROWS)
     if predict_kwargs:
         check_routed_arguments(model.predict, predict_kwargs, "predict")
-        return np.asarray(model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs}))
+        if values is not None:
+            values.apply_to(model)
+        with _runtime.lock_for(model):  # Keras builds its predict function once per model
+            return np.asarray(
+                model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs})
+            )
+    plan = _numpy_plan(model, with_values=values is not None)
+    if plan is not None and not isinstance(x, Mapping):
+        weights = _weights(model, values, f64=True)
+        n = len(x)
+        if n <= NUMPY_CHUNK_ROWS:
+            return plan(weights, x)
+        return np.concatenate([
+            plan(weights, x[start:start + NUMPY_CHUNK_ROWS])
+            for start in range(0, n, NUMPY_CHUNK_ROWS)
+        ])
+    return _compiled_outputs(model, x, chunk, values)
+
+
+# ------------------------------------------------------------------ weights
+class _Snapshot:
+    """A model's weights as NumPy arrays, and what they were read from."""
+
+    __slots__ = ("token", "float32", "_float64")
+
+    def __init__(self, token: Any, float32: list[np.ndarray]) -> None:
+        self.token = token
+        self.float32 = float32
+        self._float64: list[np.ndarray] | None = None
+
+    def float64(self) -> list[np.ndarray]:
+        if self._float64 is None:
+            self._float64 = [np.asarray(a, dtype=np.float64) for a in self.float32]
+        return self._float64
+
+
+#: Snapshots by model or by TrainedState (compared by identity).
+_SNAPSHOTS = _runtime.register("weight snapshots", _runtime.IdentityWeakMap())
+
+
+def _variables(model: keras.Model) -> list[Any]:
+    return [*model.trainable_variables, *model.non_trainable_variables]
+
+
+def _token(model: keras.Model) -> Any:
+    """What tells a snapshot of ``model``'s weights is still current.
+
+    On JAX a variable's value is an immutable array that an assignment replaces,
+    so the values themselves (compared by identity) are the token. On
+    TensorFlow values change in place, and reading them costs an operation per
+    variable: the token is the ``History`` of the model's last fit (a new one per
+    fit, ours or ``Model.fit``) and the count of assignments skkeras made
+    (:func:`skkeras._runtime.weights_generation`). After assigning weights to a
+    fitted model yourself (``set_weights``), call :func:`skkeras.clear_caches`.
+    """
+    if keras.backend.backend() == "jax":
+        return tuple(v.value for v in _variables(model))
+    return (getattr(model, "history", None), _runtime.weights_generation())
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _weights(model: keras.Model, values: TrainedState | None, *, f64: bool = False) -> list[Any]:
+    """Trainable then non-trainable weights of ``model`` (or ``values``) as NumPy arrays,
+    read once per fit rather than once per call."""
+    if values is not None:
+        snapshot = _SNAPSHOTS.get(values)
+        if snapshot is None:
+            snapshot = _Snapshot(None, [*values.trainable, *values.non_trainable])
+            _SNAPSHOTS[values] = snapshot
+    else:
+        token = _token(model)
+        snapshot = _SNAPSHOTS.get(model)
+        if snapshot is None or not _same(snapshot.token, token):
+            arrays = [np.array(keras.ops.convert_to_numpy(v.value)) for v in _variables(model)]
+            snapshot = _Snapshot(token, arrays)
+            _SNAPSHOTS[model] = snapshot
+    return snapshot.float64() if f64 else snapshot.float32
+
+
+# -------------------------------------------------------------- NumPy path
+_PLANS: weakref.WeakKeyDictionary = _runtime.register("numpy forward plans", weakref.WeakKeyDictionary())
+
+
+def _numpy_plan(model: keras.Model, *, with_values: bool) -> Any:
+    """The model's NumPy forward pass (weights, x) -> outputs, or None if it has none."""
+    try:
+        plan = _PLANS[model]
+    except KeyError:
+        plan = _numpy_forward.plan(model, _variables(model))
+        _PLANS[model] = plan
+    if plan is None or (with_values and not plan.reads_variables_only):
+        return None
+    return plan
+
+
+# ------------------------------------------------------------ compiled path
+_ARCHITECTURES: weakref.WeakKeyDictionary = _runtime.register(
+    "architecture keys", weakref.WeakKeyDictionary())
+#: One compiled forward pass per architecture, shared by every model of it.
+_FORWARDS = _runtime.register("compiled forward passes", _runtime.BoundedCache(32))
+
+
+def _compiled_outputs(model: keras.Model, x: Any, chunk: int, values: TrainedState | None) -> np.ndarray:
     n = n_rows(x)
     forward = _compiled_forward(model, values)
     parts = [
-        keras.ops.convert_to_numpy(forward(_padded(take_rows(x, slice(start, start + chunk)), chunk)))[: min(chunk, n - start)]
+        keras.ops.convert_to_numpy(forward(_padded(take_rows(x, slice(start, start + chunk)), chunk)))[
+            : min(chunk, n - start)
+        ]
         for start in range(0, n, chunk)
     ]
     return np.concatenate(parts, axis=0)
-
-
-# One compiled forward pass per architecture, shared by every model of it.
-_FORWARDS: dict[str, tuple[keras.Model, Any]] = {}
-_ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compiled_forward(model: keras.Model, values: TrainedState | None = None) -> Any:
@@ -69,56 +189,56 @@ def _compiled_forward(model: keras.Model, values: TrainedState | None = None) ->
     Eager calls dispatch every operation separately (about 20 ms for a small MLP
     on 512 rows on JAX, 5 ms on TensorFlow). A compiled function takes a fraction
     of that, and models of one architecture share it: it is traced once on a
-    private clone, which is given each model's variable values (JAX: as
-    arguments of a stateless call; TensorFlow: assigned to the clone's
-    variables). Models that cannot be cloned stay eager.
+    private clone, and each call passes the weights in as arguments (Keras's
+    stateless call), so no thread waits for another. Models that cannot be
+    cloned, and other backends, run eagerly.
     """
-    from . import building, engine
+    from . import engine
 
+    backend = keras.backend.backend()
     if model not in _ARCHITECTURES:
         _ARCHITECTURES[model] = engine.architecture_key(model)
     key = _ARCHITECTURES[model]
-    if key is not None and key not in _FORWARDS:
-        try:
-            with scoped_seed(0), building.without_tensorflow_lookup():
-                template = keras.models.clone_model(model)
-        except Exception:  # clone_model cannot copy it
-            key = None
-        else:
-            _FORWARDS[key] = (template, _compile_forward(template))
-    if values is not None and (key is None or engine.backend_name() not in ("jax", "tensorflow")):
-        values.apply_to(model)  # no compiled forward: run the model itself with the values
-    if key is None or engine.backend_name() not in ("jax", "tensorflow"):
+    forward = None
+    if key is not None and backend in ("jax", "tensorflow"):
+        forward = _FORWARDS.get_or_create(key, lambda: _new_forward(model))
+    if forward is None:
+        if values is not None:
+            with _runtime.lock_for(model):
+                values.apply_to(model)
         return lambda x: model(x, training=False)
-    template, forward = _FORWARDS[key]
     if values is not None:
         trainable, non_trainable = values.trainable, values.non_trainable
-    else:
+    elif backend == "jax":
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
-    if engine.backend_name() == "jax":
-        return lambda x: forward(trainable, non_trainable, x)
-    engine.assign_values(template.trainable_variables, trainable)
-    engine.assign_values(template.non_trainable_variables, non_trainable)
-    return forward
+    else:
+        weights = _weights(model, None)
+        split = len(model.trainable_variables)
+        trainable, non_trainable = weights[:split], weights[split:]
+    return lambda x: forward(trainable, non_trainable, x)
 
 
-def _compile_forward(template: keras.Model) -> Any:
-    from . import engine
+def _new_forward(model: keras.Model) -> Any:
+    from . import _keras_compat, building
 
-    kwargs = {"training": False} if template._call_has_training_arg else {}
-    if engine.backend_name() == "jax":
+    try:
+        with scoped_seed(0), building.without_tensorflow_lookup():
+            template = keras.models.clone_model(model)
+    except Exception:  # clone_model cannot copy it
+        return None
+    kwargs = {"training": False} if _keras_compat.call_has_training_arg(template) else {}
+
+    def stateless_forward(trainable, non_trainable, x):
+        return template.stateless_call(trainable, non_trainable, x, **kwargs)[0]
+
+    if keras.backend.backend() == "jax":
         import jax
 
-        def stateless_forward(trainable, non_trainable, x):
-            return template.stateless_call(trainable, non_trainable, x, **kwargs)[0]
-
         return jax.jit(stateless_forward)
-    if engine.backend_name() == "tensorflow":
-        import tensorflow as tf
+    import tensorflow as tf
 
-        return tf.function(lambda x: template(x, **kwargs), reduce_retracing=True)
-    return None
+    return tf.function(stateless_forward, reduce_retracing=True)
 
 
 def _padded(x: np.ndarray | Mapping[str, np.ndarray], rows: int) -> np.ndarray | dict[str, np.ndarray]:

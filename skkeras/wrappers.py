@@ -624,11 +624,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
         predict_kwargs = self._routed("predict")
         deferred = self.__dict__.get("_deferred_model_")
-        with exclusive():
-            if deferred is not None and set(predict_kwargs) <= {"batch_size"}:
-                # The reused model's architecture, with this fit's trained values.
-                return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
-            return model_outputs(self.model_, x, predict_kwargs)
+        # No lock: the forward passes read snapshots of the weights (see skkeras.prediction).
+        if deferred is not None and set(predict_kwargs) <= {"batch_size"}:
+            # The reused model's architecture, with this fit's trained values.
+            return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
+        return model_outputs(self.model_, x, predict_kwargs)
 
 
 @dataclass
