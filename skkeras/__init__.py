@@ -15,6 +15,7 @@ _PUBLIC = {
     "BaseWrapper": "skkeras.wrappers",
     "KerasClassifier": "skkeras.wrappers",
     "KerasRegressor": "skkeras.wrappers",
+    "KerasTransformer": "skkeras.transformer",
     "save": "skkeras.persistence",
     "load": "skkeras.persistence",
     "enable_compilation_cache": "skkeras.compilation_cache",

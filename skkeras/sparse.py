@@ -1,0 +1,188 @@
+"""Sparse X (scipy.sparse): densified one batch at a time, never as a whole.
+
+A ``TfidfVectorizer`` or a ``OneHotEncoder`` of many categories before the network
+gives a matrix whose dense form may not fit in memory. Keras layers take dense
+tensors, so each batch is made dense just before the model sees it:
+
+- training runs on ``keras.Model.fit`` over :class:`SparseBatches`, a
+  ``keras.utils.PyDataset`` that densifies each batch (the fast engine puts the
+  whole training set on the device, which is what sparse input must avoid);
+- :func:`predict_batches` runs the model forward batch by batch;
+- :func:`dense_rows` is the densifying counterpart of
+  :func:`skkeras.inputs.take_rows`.
+
+Dicts and lists of inputs may mix sparse and dense arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import scipy.sparse
+
+from .seeding import epoch_permutation
+
+__all__ = [
+    "FAST_PATH_BLOCKER", "SparseBatches", "dense_rows", "fit_on_batches", "is_sparse_input",
+    "predict_batches",
+]
+
+#: Why the fast engine does not train on sparse X (reported by ``fit_path_``/the log).
+FAST_PATH_BLOCKER = "sparse X (densified one batch at a time on Model.fit)"
+
+
+def _parts(x: Any) -> list[Any]:
+    if isinstance(x, Mapping):
+        return list(x.values())
+    if isinstance(x, list | tuple):
+        return list(x)
+    return [x]
+
+
+def is_sparse_input(x: Any) -> bool:
+    """Whether model inputs (one array, or a dict or list of them) hold a sparse matrix."""
+    return any(scipy.sparse.issparse(part) for part in _parts(x))
+
+
+def _densify(a: Any) -> Any:
+    if scipy.sparse.issparse(a):
+        return np.asarray(a.toarray(), dtype=keras.backend.floatx() if a.dtype.kind == "f"
+                          else a.dtype)
+    return a
+
+
+def dense_rows(x: Any, rows: np.ndarray | slice) -> Any:
+    """The given rows of model inputs, with any sparse part made dense (those rows only)."""
+    if x is None:
+        return None
+    if isinstance(x, Mapping):
+        return {name: _densify(_rows(a, rows)) for name, a in x.items()}
+    if isinstance(x, list | tuple):
+        return [_densify(_rows(a, rows)) for a in x]
+    return _densify(_rows(x, rows))
+
+
+def _rows(a: Any, rows: np.ndarray | slice) -> Any:
+    if scipy.sparse.issparse(a) and not isinstance(a, scipy.sparse.csr_matrix | scipy.sparse.csr_array):
+        a = a.tocsr()  # row slicing is only cheap on CSR
+    return a[rows]
+
+
+def _n_rows(x: Any) -> int:
+    return _parts(x)[0].shape[0]
+
+
+class SparseBatches(keras.utils.PyDataset):
+    """Batches of (x, y[, sample_weight]) for ``Model.fit``, dense one at a time.
+
+    Parameters
+    ----------
+    x : sparse matrix, array, or dict/list of them
+    y : array, dict or list of arrays, or None
+    sample_weight : array or None
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new order of the samples every epoch, from ``seed`` and the
+        epoch's number (the same orders as skkeras's fast engine).
+    seed : int, default=0
+    first_epoch : int, default=0
+        The number of the first epoch (a continuing fit goes on with the next orders).
+    """
+
+    def __init__(
+        self, x: Any, y: Any, sample_weight: Any = None, *, batch_size: int,
+        shuffle: bool = False, seed: int = 0, first_epoch: int = 0,
+    ) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        n = _n_rows(x)
+        if batch_size == -1:
+            batch_size = n
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or -1, got {batch_size!r}.")
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
+        self.n = n
+        self.epoch = first_epoch
+        self._order = self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        return epoch_permutation(self.seed, self.epoch, self.n)
+
+    def __len__(self) -> int:
+        return max(1, -(-self.n // self.batch_size))
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        batch = (dense_rows(self.x, rows), _take(self.y, rows))
+        if self.sample_weight is not None:
+            batch += (np.asarray(self.sample_weight)[rows],)
+        return batch
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+
+def _take(y: Any, rows: np.ndarray) -> Any:
+    if y is None:
+        return None
+    if isinstance(y, Mapping):
+        return {name: np.asarray(a)[rows] for name, a in y.items()}
+    if isinstance(y, list | tuple):
+        return [np.asarray(a)[rows] for a in y]
+    return np.asarray(y)[rows]
+
+
+def fit_on_batches(job: Any) -> dict[str, list[float]]:
+    """Train ``job.model`` on sparse inputs with ``Model.fit`` and per-batch densifying.
+
+    ``job`` is a :class:`skkeras.training.TrainingJob` (read for ``model``, ``x``,
+    ``y``, ``sample_weight``, ``epochs``, ``batch_size``, ``shuffle``, ``seed``,
+    ``first_epoch``, ``callbacks``, ``validation_data``, ``validation_batch_size``,
+    ``verbose`` and ``fit_kwargs``). Returns the per-epoch history.
+    """
+    data = SparseBatches(
+        job.x, job.y, job.sample_weight, batch_size=job.batch_size, shuffle=job.shuffle,
+        seed=job.seed, first_epoch=job.first_epoch,
+    )
+    validation = None
+    if job.validation_data is not None:
+        x_val, y_val, *rest = job.validation_data
+        validation = SparseBatches(
+            x_val, y_val, rest[0] if rest else None,
+            batch_size=job.validation_batch_size or job.batch_size,
+        )
+    # Batching, order and weights are the dataset's; Keras refuses them beside a PyDataset.
+    kwargs = {k: v for k, v in dict(job.fit_kwargs).items()
+              if k not in ("batch_size", "shuffle", "sample_weight", "validation_batch_size",
+                           "validation_split", "steps_per_epoch")}
+    history = job.model.fit(
+        data, epochs=job.epochs, verbose=job.verbose, callbacks=list(job.callbacks or []),
+        validation_data=validation, **kwargs,
+    )
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def predict_batches(model: keras.Model, x: Any, batch_size: int | None = None) -> Any:
+    """The model's outputs for inputs that hold sparse matrices, computed batch by batch.
+
+    Returns one array for a single-output model, else the model's structure of
+    arrays (list or dict), each concatenated over the batches.
+    """
+    n = _n_rows(x)
+    batch_size = n if batch_size == -1 else int(batch_size or 512)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or -1, got {batch_size!r}.")
+    outputs = []
+    for start in range(0, n, batch_size):
+        batch = dense_rows(x, slice(start, start + batch_size))
+        outputs.append(keras.tree.map_structure(
+            keras.ops.convert_to_numpy, model(batch, training=False)))
+    if not outputs:
+        raise ValueError("Cannot predict on 0 samples.")
+    return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
