@@ -44,8 +44,12 @@ def short_param(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def display_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {short_param(k): v for k, v in params.items()}
+def display_params(
+    params: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Parameters by the names the user gave (``names``: full name to given name)."""
+    names = names or {}
+    return {short_param(names.get(k, k)): v for k, v in params.items()}
 
 
 def describe_estimator(estimator: Any) -> str:

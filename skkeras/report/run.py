@@ -433,7 +433,9 @@ def cross_validated_report(
         "notes": notes,
         "metrics": metrics,
         **_best_candidate_facts(best, metrics),
-        "search": _search_facts(candidates, ranks, metrics) if params_grid else None,
+        "search": _search_facts(candidates, ranks, metrics, dict(zip(params_grid, grid or {},
+                                                                    strict=True)))
+        if params_grid else None,
         "models": [_model_facts(best, "net", network.description, timing["net_s"], metrics)] + [
             _model_facts(c, "baseline", BASELINE_TITLES[c.name], timing["baselines_s"][c.name],
                          metrics) for c in others],
@@ -495,14 +497,15 @@ def _model_facts(c: Candidate, kind: str, title: str, seconds: float, metrics) -
             "scores": {m: {"folds": c.metric(m).tolist(), **_stats(c.metric(m))} for m in metrics}}
 
 
-def _search_facts(candidates: Sequence[Candidate], ranks: np.ndarray, metrics) -> dict[str, Any]:
+def _search_facts(candidates: Sequence[Candidate], ranks: np.ndarray, metrics,
+                  names: Mapping[str, str]) -> dict[str, Any]:
     best_index = int(np.argmin(ranks))
     return {
         "selection_metric": metrics[0],
         "best_index": best_index,
-        "best_params": display_params(candidates[best_index].params),
+        "best_params": display_params(candidates[best_index].params, names),
         "candidates": [
-            {"params": display_params(c.params), "rank": int(rank),
+            {"params": display_params(c.params, names), "rank": int(rank),
              "scores": {m: {"folds": c.metric(m).tolist(), **_stats(c.metric(m))} for m in metrics}}
             for c, rank in zip(candidates, ranks, strict=True)
         ],
