@@ -37,6 +37,7 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+REFERENCE = False  # set by --reference
 
 #: The scikeras modules users import, and what each is aliased to.
 ALIASES = {
@@ -156,10 +157,15 @@ def materialize(checkout: Path, into: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
-def write_alias(into: Path) -> Path:
+def write_alias(into: Path, reference: bool = False) -> Path:
+    """The alias module and the plugin; with ``reference`` the alias does nothing, so
+    the installed scikeras itself runs (the baseline of what passes on this stack)."""
     folder = into / "_alias"
     folder.mkdir()
-    (folder / "skkeras_scikeras_alias.py").write_text(_ALIAS_MODULE.format(aliases=ALIASES))
+    alias = _ALIAS_MODULE.format(aliases=ALIASES)
+    if reference:
+        alias = '"""No alias: the installed scikeras runs (reference mode)."""\n'
+    (folder / "skkeras_scikeras_alias.py").write_text(alias)
     (folder / "skkeras_scikeras_plugin.py").write_text(_PLUGIN.format())
     return folder
 
@@ -202,7 +208,8 @@ def alias_check(work: Path, env: dict[str, str]) -> str:
         cwd=work, env=env, capture_output=True, text=True,
     )
     found = completed.stdout.strip().splitlines()[-1:] or ["(nothing)"]
-    if completed.returncode or not found[0].startswith("skkeras."):
+    expected = "scikeras." if REFERENCE else "skkeras."
+    if completed.returncode or not found[0].startswith(expected):
         raise SystemExit(f"the scikeras alias does not resolve to skkeras: {completed.stderr[-2000:]}")
     return f"Alias check: scikeras.wrappers.KerasClassifier.__module__ = `{found[0]}`"
 
@@ -228,11 +235,17 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     if completed.returncode not in (0, 1) or not record.exists():
         raise SystemExit(f"pytest wrote no record:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     outcomes = json.loads(record.read_text())
+    if args.json:
+        args.json.write_text(json.dumps(outcomes, indent=0))
+    reference = json.loads(args.compare.read_text()) if args.compare else {}
     counts: dict[str, int] = defaultdict(int)
     groups: dict[str, list[str]] = defaultdict(list)
+    also_failing: list[str] = []
     for node, (outcome, message) in sorted(outcomes.items()):
         counts[outcome] += 1
         if outcome in ("failed", "error"):
+            if reference.get(node, ["passed"])[0] in ("failed", "error"):
+                also_failing.append(node)
             groups[_cause(message)].append(node)
     lines = [
         "# scikeras's test suite against skkeras.scikeras",
@@ -242,11 +255,24 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
         "Counts: " + ", ".join(f"{k} {counts[k]}" for k in
                                  ("passed", "failed", "error", "skipped", "xfailed", "xpassed")),
         "",
-        f"## Failures and errors by cause ({len(groups)} causes)",
     ]
+    if reference:
+        ref_counts: dict[str, int] = defaultdict(int)
+        for outcome, _ in reference.values():
+            ref_counts[outcome] += 1
+        lines += [
+            f"Reference run (scikeras itself, {args.compare}): "
+            + ", ".join(f"{k} {ref_counts[k]}" for k in ("passed", "failed", "error", "skipped")),
+            "",
+            f"Of the failures and errors here, {len(also_failing)} also fail on scikeras itself; "
+            f"{counts['failed'] + counts['error'] - len(also_failing)} fail only here.",
+            "",
+        ]
+    lines += [f"## Failures and errors by cause ({len(groups)} causes)"]
     for cause, nodes in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         lines += ["", f"### {len(nodes)} x {cause}", ""]
-        lines += [f"- {node}" for node in nodes]
+        lines += [f"- {node}" + (" (fails on scikeras too)" if node in also_failing else "")
+                  for node in nodes]
     return "\n".join(lines) + "\n"
 
 
@@ -360,16 +386,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="run skkeras as committed at REV (e.g. HEAD), not the work tree")
     parser.add_argument("--progress", type=Path,
                         help="append each test's outcome to this file as it finishes (JSON lines)")
+    parser.add_argument("--reference", action="store_true",
+                        help="no alias: run the installed scikeras itself, for a baseline")
+    parser.add_argument("--json", type=Path, help="write each test's outcome here")
+    parser.add_argument("--compare", type=Path,
+                        help="a --json file of a --reference run: mark tests failing there too")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     args.pytest_args = extra  # after --: paths, -k ... for pytest
+    global REFERENCE
+    REFERENCE = args.reference
     work = Path(tempfile.mkdtemp(prefix="scikeras-suite-"))
     try:
         materialize(args.checkout.resolve(), work)
         source = export_skkeras(args.at, work) if args.at else REPO
-        env = environment(write_alias(work), source)
+        env = environment(write_alias(work, args.reference), source)
         summary = (run_tests if args.mode == "tests" else run_docs)(work, env, args)
     finally:
         if args.keep:
