@@ -65,7 +65,8 @@ HIGH_CARDINALITY = 20
 IMBALANCE_RATIO = 0.25
 
 _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index)$|^(id|uuid)([_\s-]|$)", re.IGNORECASE)
-_DATE_TEXT = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+#: Text that looks like a date: a four-digit year first or last (2021-03-04, 04/03/2021).
+_DATE_TEXT = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})\b")
 
 
 class ReportError(ValueError):
@@ -381,7 +382,7 @@ def _as_dates(column: pd.Series) -> pd.Series | None:
 def _date_features(name: str, dates: pd.Series) -> pd.DataFrame:
     parts = {
         "year": dates.dt.year, "month": dates.dt.month, "day": dates.dt.day,
-        "dayofweek": dates.dt.dayofweek, "dayofyear": dates.dt.dayofyear,
+        "dayofweek": dates.dt.day_of_week, "dayofyear": dates.dt.day_of_year,
     }
     times = dates.dropna()
     if len(times) and ((times.dt.hour != 0) | (times.dt.minute != 0)).any():
@@ -484,10 +485,13 @@ def check_data(
         warn.append("high-cardinality categorical column" + ("s " if len(wide) > 1 else " ")
                     + ", ".join(wide) + ": one-hot encoding gives a column per level, which "
                     "rare levels make easy to memorise; consider grouping them.")
-    duplicates = int(pd.concat([X, y.rename("__target__")], axis=1).duplicated().sum())
+    out = pd.concat(kept, axis=1) if kept else X.iloc[:, :0]
+    # Rows equal in every feature the models see and in the target (IDs aside).
+    duplicates = int(pd.concat([out, y.rename("__target__")], axis=1).duplicated().sum())
     if duplicates:
         warn.append(f"{duplicates} duplicate row{'s' if duplicates > 1 else ''} (features and "
-                    "target): copies that fall on both sides of a fold flatter the scores.")
+                    "target, dropped columns aside): copies that fall on both sides of a fold "
+                    "flatter the scores.")
     if task == "classification":
         counts = y.value_counts()
         if len(counts) > 1 and counts.min() < IMBALANCE_RATIO * counts.max():
@@ -499,7 +503,6 @@ def check_data(
     if missing:
         warn.append("missing values (imputed: median for numbers, most frequent otherwise): "
                     + ", ".join(f"{k} {v}" for k, v in missing.items()) + ".")
-    out = pd.concat(kept, axis=1) if kept else X.iloc[:, :0]
     summary = {
         "n_rows": n, "n_columns": int(X.shape[1]), "columns": columns, "missing": missing,
         "duplicate_rows": duplicates,
