@@ -321,7 +321,8 @@ def run_one(
         "--system", system.name, "--data", str(data_dir), "--result", str(result_file),
     ] + (["--quick"] if options.quick else [])
     seed = repeat_seed(options, repeat)
-    env = {**child_env(options.backend, seed), **compilation_cache_env(workload, system, scratch)}
+    backend = system.backend or options.backend
+    env = {**child_env(backend, seed), **compilation_cache_env(workload, system, scratch)}
     outcome = run_subprocess(cmd, env, log, options.timeout)
     try:
         record: dict[str, Any] = json.loads(result_file.read_text())

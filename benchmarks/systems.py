@@ -51,6 +51,9 @@ class System:
     #: Whether its subprocesses share a persistent compilation cache, filled by one
     #: untimed warm-up run before the timed repeats (see :mod:`benchmarks.run`).
     compilation_cache: bool = False
+    #: The Keras backend its subprocesses run on, whatever ``--backend`` says (None: that one),
+    #: so that one run can put skkeras on TensorFlow and on JAX side by side.
+    backend: str | None = None
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         """The Pima classifier (Dense 12-8-1 or its equivalent)."""
@@ -119,6 +122,24 @@ class SkkerasSystem(System):
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
+
+
+class SkkerasTensorflowSystem(SkkerasSystem):
+    """skkeras on TensorFlow, whatever ``--backend`` says."""
+
+    name = "skkeras-tf"
+    label = "skkeras (TensorFlow)"
+    note = "As skkeras, always on the TensorFlow backend."
+    backend = "tensorflow"
+
+
+class SkkerasJaxSystem(SkkerasSystem):
+    """skkeras on JAX, whatever ``--backend`` says."""
+
+    name = "skkeras-jax"
+    label = "skkeras (JAX)"
+    note = "As skkeras, always on the JAX backend."
+    backend = "jax"
 
 
 class SkkerasSearchSystem(SkkerasSystem):
@@ -296,7 +317,8 @@ class MLPSystem(System):
 #: Every system, in report order; skkeras first (the baseline of the speed-ups).
 SYSTEMS: dict[str, System] = {
     s.name: s for s in (
-        SkkerasSystem(), SkkerasSearchSystem(), SkkerasSearchCachedSystem(), SkkerasXlaSystem(),
+        SkkerasSystem(), SkkerasTensorflowSystem(), SkkerasJaxSystem(), SkkerasSearchSystem(),
+        SkkerasSearchCachedSystem(), SkkerasXlaSystem(),
         ScikerasSystem(),
         KerasWrappersSystem(), MLPSystem()
     )

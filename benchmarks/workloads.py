@@ -19,8 +19,9 @@ subprocess's whole wall time and peak RSS.
   20 epochs, batch size 64; the target in units of $100,000. Timed:
   ``cross_validate``.
 - **W3** ``predict_proba`` of a fitted W1 pipeline on 1, 100 and 10,000 rows:
-  the median latency of many calls per size, after warm-up calls. The fit is
-  not timed.
+  the median latency of many calls per size, after warm-up calls; then the rows
+  per second of 4 threads each predicting one row per call (a threaded server).
+  The fit is not timed.
 - **W4** 200 sequential fits, in one process, of a fresh clone of a small Pima
   classifier: the loop's wall time, fit 10 against fit 200 (single fits and
   medians of 10-fit windows) and the RSS growth from fit 10 to fit 200.
@@ -272,8 +273,40 @@ def run_w3(system: System, config: Config, data_dir: Path) -> Result:
             "max_ms": 1e3 * max(latencies),
             "output_shape": shape,
         }
+    n_threads = int(config.get("threads", 0))
+    if n_threads:
+        rows_per_s = _threaded_rows_per_s(
+            lambda: system.proba(pipe, X_pred[:1]), n_threads, float(config["thread_s"])
+        )
+        metrics[f"threads_{n_threads}_rows_per_s"] = rows_per_s
     metrics.update({"fit_s": fit_s, "fit_accuracy": fit_accuracy, "n_rows": len(y)})
     return {"metrics": metrics, "details": {"calls": calls}}
+
+
+def _threaded_rows_per_s(predict_one: Callable[[], Any], n_threads: int, seconds: float) -> float:
+    """Rows per second that ``n_threads`` threads, each predicting one row per call in a
+    loop for ``seconds``, achieve together (what a threaded web server sees)."""
+    import threading
+
+    counts = [0] * n_threads
+    start = threading.Barrier(n_threads + 1)
+    stop_at: list[float] = []
+
+    def work(i: int) -> None:
+        start.wait()
+        while time.perf_counter() < stop_at[0]:
+            predict_one()
+            counts[i] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at.append(began + seconds)
+    start.wait()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - began)
 
 
 # ---------------------------------------------------------------------- W4
@@ -360,17 +393,22 @@ WORKLOADS: dict[str, Workload] = {
             full={
                 "n_rows": None, "epochs": 10, "batch_size": 10, "sizes": [1, 100, 10_000],
                 "warmup": 3, "min_calls": 10, "max_calls": 200, "budget_s": 5.0,
+                "threads": 4, "thread_s": 2.0,
             },
             quick={
                 "n_rows": 200, "epochs": 5, "batch_size": 32, "sizes": [1, 100, 10_000],
                 "warmup": 1, "min_calls": 3, "max_calls": 10, "budget_s": 0.5,
+                "threads": 4, "thread_s": 0.3,
             },
             timed=(
                 Metric("latency_1_ms", "1 row ms"),
                 Metric("latency_100_ms", "100 rows ms"),
                 Metric("latency_10000_ms", "10,000 rows ms"),
             ),
-            extras=(Metric("fit_accuracy", "training accuracy", ".3f"),),
+            extras=(
+                Metric("threads_4_rows_per_s", "4 threads, rows/s", ".0f"),
+                Metric("fit_accuracy", "training accuracy", ".3f"),
+            ),
         ),
         Workload(
             name="W4",

@@ -34,7 +34,7 @@ from .inputs import (
     validate_features_and_target,
 )
 from .persistence import PersistenceMixin
-from .prediction import model_outputs
+from .prediction import model_outputs, plain_model_inputs
 from .routing import (
     ROUTING_PREFIXES,
     accepts_var_keyword,
@@ -619,9 +619,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
 
     # ------------------------------------------------------------ predicting
     def _outputs(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_features(self, X, reset=False)
-        x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
+        x = plain_model_inputs(self, X)  # a plain float array: checked in microseconds
+        if x is None:
+            check_is_fitted(self)
+            X = validate_features(self, X, reset=False)
+            x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
         predict_kwargs = self._routed("predict")
         deferred = self.__dict__.get("_deferred_model_")
         # No lock: the forward passes read snapshots of the weights (see skkeras.prediction).

@@ -141,3 +141,23 @@ def test_threads_predicting_at_once_give_the_sequential_results(binary_data, bui
     for got in results.values():
         for k, value in enumerate(got):
             np.testing.assert_array_equal(value, expected[k // 3])
+
+
+def test_plain_arrays_skip_full_validation_only_when_it_would_pass(binary_data):
+    import pandas as pd
+
+    X, y = binary_data
+    clf = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X, y)
+    X64 = X.astype(np.float64)
+    assert prediction.plain_model_inputs(clf, X64) is not None
+    np.testing.assert_array_equal(clf.predict_proba(X64), clf.predict_proba(pd.DataFrame(X64).values.tolist()))
+    for bad in (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X64), X64 * np.inf,
+                np.full_like(X64, 1e39), X64[:, :3], X64[:0], X64[0]):
+        assert prediction.plain_model_inputs(clf, bad) is None
+        with pytest.raises(ValueError):
+            clf.predict_proba(bad)
+    named = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(
+        pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]), y)
+    assert prediction.plain_model_inputs(named, X64) is None
+    with pytest.warns(UserWarning, match="feature names"):
+        named.predict_proba(X64)
