@@ -60,8 +60,52 @@ class BaseWrapper(_skkeras.BaseWrapper):
             run_eagerly=run_eagerly, epochs=epochs, inputs=inputs, engine=engine, **kwargs,
         )
 
+    #: The names scikeras routes to ``keras.Model.fit``, ``compile`` and ``predict``
+    #: (class attributes scikeras's users and tests read).
+    _fit_kwargs = frozenset({
+        "batch_size", "epochs", "verbose", "validation_split", "shuffle", "class_weight",
+        "sample_weight", "initial_epoch", "validation_steps", "validation_batch_size",
+        "validation_freq",
+    })
+    _predict_kwargs = frozenset({"batch_size", "verbose", "steps"})
+    # scikeras also has a set ``_compile_kwargs``; skkeras.wrappers uses that name for
+    # a method, so it is not mirrored (see the README's migration guide).
+
+    @property
+    def __name__(self) -> str:
+        """The class's name, on instances too (scikeras's tests pass ``estimator.__name__``)."""
+        return type(self).__name__
+
     def _default_batch_size(self, n_samples: int) -> int:
         return KERAS_DEFAULT_BATCH_SIZE
+
+    def _check_builder(self) -> None:
+        """scikeras has no built-in model: ``model=None`` needs a ``_keras_build_fn``."""
+        if self.model is None and self.build_fn is None and not _defines_build_fn(self):
+            raise ValueError(
+                "If not using the ``build_fn`` or ``model`` param, you must implement "
+                "``_keras_build_fn`` (skkeras.scikeras has no built-in model; "
+                "skkeras.KerasClassifier/KerasRegressor have one)."
+            )
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+        self._check_builder()
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+        self._check_builder()
+        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def initialize(self, X: Any, y: Any = None) -> BaseWrapper:
+        self._check_builder()
+        return super().initialize(X, y)
+
+
+def _defines_build_fn(estimator: Any) -> bool:
+    """Whether the estimator's class defines a ``_keras_build_fn`` of its own (skkeras's
+    base class may define one that falls back to the built-in model)."""
+    method = getattr(type(estimator), "_keras_build_fn", None)
+    return method is not None and method is not getattr(_skkeras.BaseWrapper, "_keras_build_fn", None)
 
 
 class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
@@ -101,7 +145,29 @@ class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
             class_weight=class_weight, threshold=threshold, **kwargs,
         )
 
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasClassifier:
+        self._check_builder()
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None,
+                    **kwargs: Any) -> KerasClassifier:
+        self._check_builder()
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight, **kwargs)
+
+    def initialize(self, X: Any, y: Any = None) -> KerasClassifier:
+        self._check_builder()
+        return super().initialize(X, y)
+
 
 class KerasRegressor(_skkeras.KerasRegressor, BaseWrapper):
     """skkeras's :class:`~skkeras.wrappers.KerasRegressor` with scikeras's defaults
-    (see :class:`BaseWrapper`)."""
+    (see :class:`BaseWrapper`); predictions are in Keras's float type (float32), as
+    in scikeras, where skkeras's own regressor returns float64 as scikit-learn does."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasRegressor:
+        self._check_builder()
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
+        predictions = super().predict(X, **kwargs)
+        return np.asarray(predictions).astype(keras.backend.floatx(), copy=False)
