@@ -32,7 +32,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import _numpy_forward, _runtime
+from . import _numpy_forward, _runtime, sparse
 from .inputs import n_rows, take_rows
 from .routing import check_routed_arguments
 from .seeding import scoped_seed
@@ -51,25 +51,36 @@ def model_outputs(
     x: np.ndarray | Mapping[str, np.ndarray],
     predict_kwargs: Mapping[str, Any] | None = None,
     values: TrainedState | None = None,
-) -> np.ndarray:
-    """The model's outputs for every row of ``x``, as a NumPy array.
+) -> Any:
+    """The model's outputs for every row of ``x``: a NumPy array, or for a model with
+    several outputs their structure (list or dict) of arrays.
 
-    ``predict__batch_size`` sets the compiled path's chunk size; any other
+    ``predict__batch_size`` sets the compiled path's chunk size (-1: all rows at
+    once); sparse ``x`` is densified a batch at a time (:mod:`skkeras.sparse`). Any other
     ``predict__*`` parameter switches to ``keras.Model.predict`` with those
     arguments, for models that rely on it (a custom ``predict_step``, say).
     ``values``, trained variables for a model of ``model``'s architecture, are
     used instead of ``model``'s own (a fit on a reused model, :mod:`skkeras.reuse`).
     """
     predict_kwargs = dict(predict_kwargs or {})
-    chunk = int(predict_kwargs.pop("batch_size", None) or PREDICT_CHUNK_ROWS)
-    if predict_kwargs:
-        check_routed_arguments(model.predict, predict_kwargs, "predict")
+    batch_size = predict_kwargs.pop("batch_size", None)
+    # -1: every row in one call (scikeras's convention).
+    chunk = max(1, n_rows(x)) if batch_size == -1 else int(batch_size or PREDICT_CHUNK_ROWS)
+    if sparse.is_sparse_input(x):
         if values is not None:
-            values.apply_to(model)
+            with _runtime.lock_for(model):
+                values.apply_to(model)
+        return sparse.predict_batches(model, x, chunk)
+    if predict_kwargs or "predict" in vars(model):
+        # predict__ arguments, or a predict replaced on the instance (a user wrapping it
+        # wants it called): Keras's own predict.
+        if predict_kwargs:
+            check_routed_arguments(model.predict, predict_kwargs, "predict")
         with _runtime.lock_for(model):  # Keras builds its predict function once per model
-            return np.asarray(
-                model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs})
-            )
+            if values is not None:
+                values.apply_to(model)
+            outputs = model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs})
+        return keras.tree.map_structure(np.asarray, outputs)
     plan = _numpy_plan(model, with_values=values is not None)
     if plan is not None and not isinstance(x, Mapping):
         weights = _weights(model, values, f64=True)
@@ -208,16 +219,20 @@ _ARCHITECTURES: weakref.WeakKeyDictionary = _runtime.register(
 _FORWARDS = _runtime.register("compiled forward passes", _runtime.BoundedCache(32))
 
 
-def _compiled_outputs(model: keras.Model, x: Any, chunk: int, values: TrainedState | None) -> np.ndarray:
+def _compiled_outputs(model: keras.Model, x: Any, chunk: int, values: TrainedState | None) -> Any:
+    """Outputs chunk by chunk: one array for a single-output model, else the model's
+    output structure (list or dict) of arrays."""
     n = n_rows(x)
     forward = _compiled_forward(model, values)
-    parts = [
-        keras.ops.convert_to_numpy(forward(_padded(take_rows(x, slice(start, start + chunk)), chunk)))[
-            : min(chunk, n - start)
-        ]
-        for start in range(0, n, chunk)
-    ]
-    return np.concatenate(parts, axis=0)
+    parts = []
+    for start in range(0, n, chunk):
+        real = min(chunk, n - start)
+        outputs = forward(_padded(take_rows(x, slice(start, start + chunk)), chunk))
+        parts.append(keras.tree.map_structure(
+            lambda a, real=real: keras.ops.convert_to_numpy(a)[:real], outputs))
+    if len(parts) == 1:
+        return parts[0]
+    return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays, axis=0), *parts)
 
 
 def _compiled_forward(model: keras.Model, values: TrainedState | None = None) -> Any:

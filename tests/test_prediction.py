@@ -161,3 +161,33 @@ def test_plain_arrays_skip_full_validation_only_when_it_would_pass(binary_data):
     assert prediction.plain_model_inputs(named, X64) is None
     with pytest.warns(UserWarning, match="feature names"):
         named.predict_proba(X64)
+
+
+def test_model_outputs_keeps_several_outputs_and_takes_all_rows_at_once():
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, [keras.layers.Dense(1)(hidden), keras.layers.Dense(2)(hidden)])
+    x = np.random.default_rng(0).normal(size=(70, 3)).astype(np.float32)
+    expected = [keras.ops.convert_to_numpy(a) for a in model(x)]
+    for batch_size in (None, 32, -1):
+        outputs = prediction.model_outputs(model, x, {"batch_size": batch_size})
+        assert isinstance(outputs, list) and len(outputs) == 2
+        for got, want in zip(outputs, expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_predict_replaced_on_the_model_is_called(binary_data):
+    X, y = binary_data
+    clf = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X, y)
+    calls = []
+    original = clf.model_.predict
+
+    def predict(x, **kwargs):
+        calls.append(kwargs)
+        return original(x, **kwargs)
+
+    clf.model_.predict = predict
+    proba = clf.predict_proba(X)
+    assert calls and calls[0]["verbose"] == 0
+    del clf.model_.predict
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
