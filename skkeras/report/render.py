@@ -176,15 +176,14 @@ def _title(d: Mapping[str, Any], name: str) -> str:
 
 def _fold_rows(d: Mapping[str, Any]) -> list[list[str]]:
     metrics = d["metrics"]
-    rows = [["fold", "train", "test", *[METRIC_LABELS[m] for m in metrics], "epochs",
-             "final loss", "final val. loss"]]
+    rows = [["fold", "train", "test", *[METRIC_LABELS[m] for m in metrics], "loss", "val. loss"]]
     for f in d["folds"]:
         rows.append([str(f["fold"]), str(f["n_train"]), str(f["n_test"]),
-                     *[_fmt(f["scores"][m]) for m in metrics], str(f["epochs_run"] or "-"),
+                     *[_fmt(f["scores"][m]) for m in metrics],
                      _fmt(f["final_loss"]) if f["epochs_run"] else "-",
                      _fmt(f["final_val_loss"]) if f["epochs_run"] else "-"])
     s = d["summary"]
-    rows.append(["mean ± std", "", "", *[_mean_std(s[m]) for m in metrics], "", "", ""])
+    rows.append(["mean ± std", "", "", *[_mean_std(s[m]) for m in metrics], "", ""])
     return rows
 
 
@@ -238,8 +237,8 @@ def format_text(d: Mapping[str, Any]) -> str:
         lines.append("Best candidate, per fold:")
     else:
         lines.append("Network, per fold:")
-    lines += _table(_fold_rows(d), align="l" + "r" * (len(metrics) + 5), rule_before_last=True)
-    lines.append(_metric_note(d))
+    lines += _table(_fold_rows(d), align="l" + "r" * (len(metrics) + 4), rule_before_last=True)
+    lines.append(_metric_note(d) + " Loss and val. loss: the last epoch's.")
     if len(d["models"]) > 1:
         lines.append("")
         lines.append("Against baselines, on the same folds (mean ± std):")
@@ -351,7 +350,7 @@ class Report:
 # ------------------------------------------------------------------------------ HTML
 _CSS = """
 .skkeras-report { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-  max-width: 62rem; margin: 1.5rem auto; padding: 0 1rem; box-sizing: border-box; }
+  max-width: 66rem; margin: 1.5rem auto; padding: 0 1rem; box-sizing: border-box; }
 .skkeras-report h1 { font-size: 1.6rem; }
 .skkeras-report h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 .skkeras-report table { border-collapse: collapse; margin: 0.5rem 0 1rem; max-width: 100%;
@@ -360,8 +359,9 @@ _CSS = """
   text-align: right; vertical-align: top; }
 .skkeras-report th { background: #f4f4f4; }
 .skkeras-report td:not(.l) { white-space: nowrap; }
-.skkeras-report .l { text-align: left; overflow-wrap: anywhere; }
+.skkeras-report .l { text-align: left; }
 .skkeras-report table.kv { table-layout: fixed; width: 100%; }
+.skkeras-report table.kv td { overflow-wrap: anywhere; }
 .skkeras-report table.kv th { width: 11rem; }
 .skkeras-report .wide { overflow-x: auto; max-width: 100%; }
 .skkeras-report tr.summary td { font-weight: 600; background: #fafafa; }
@@ -451,7 +451,7 @@ def _render_body(report: Report, *, plots: bool) -> str:
     title = "Best candidate, per fold" if search is not None else "Network, per fold"
     parts.append(f'<section id="scores"><h2>{title}</h2>')
     parts.append(_html_table(_fold_rows(d), summary_last=True))
-    parts.append(f'<p>{esc(_metric_note(d))}</p></section>')
+    parts.append(f"<p>{esc(_metric_note(d))} Loss and val. loss: the last epoch's.</p></section>")
 
     if len(d["models"]) > 1:
         parts.append('<section id="baselines"><h2>Against baselines, on the same folds</h2>')
