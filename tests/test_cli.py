@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,51 +121,156 @@ def test_out_must_be_a_directory(capsys, small_csv):
     assert_one_line_error(code, err, "is not a directory")
 
 
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--model", "no_colon"], "expected module:name"),
+        (["--model", "no_such_module_xyz:build"], "cannot import 'no_such_module_xyz'"),
+        (["--model", "json:no_such_function"], "'json' has no 'no_such_function'"),
+        (["--model", "json:__doc__"], "not a builder or an estimator"),
+        (["--param", "units"], "--param: cannot parse 'units'"),
+        (["--baselines", "forest"], "unknown baseline 'forest' for classification"),
+        (["--validation-split", "1"], "argument --validation-split"),
+    ],
+)
+def test_model_param_and_baseline_errors_are_one_line(capsys, small_csv, argv, fragment):
+    code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "outcome",
+                       "--cv", "2", "--epochs", "1", *argv)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_version(capsys):
+    from skkeras import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"skkeras {__version__}"
+
+
+def test_native_log_lines_are_filtered_at_the_file_descriptor(capfd):
+    with cli.quiet_native_logs():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are "
+                    b"written to STDERR\n")
+        os.write(2, b"I0000 00:00:1796114225.609422    5040 cudart_stub.cc:31] Could not find "
+                    b"cuda drivers on your machine, GPU will not be used.\n")
+        os.write(2, b"a real problem\n")
+    assert capfd.readouterr().err == "a real problem\n"
+
+
+def test_a_usage_error_after_importing_keras_is_one_line_in_a_fresh_process(tmp_path):
+    """The console entry point, as a user runs it: TensorFlow's start-up lines are gone."""
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"x": range(10), "y": ["same"] * 10}).to_csv(path, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "ABSL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "skkeras", "report", "--csv", str(path), "--target", "y",
+         "--cv", "2"], capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == USAGE_ERROR
+    assert result.stderr.splitlines() == [
+        "skkeras report: error: The target has only one class ('same'): a classifier needs "
+        "at least two."], result.stderr
+
+
 # ------------------------------------------------------------------ arguments reach the report
 class FakeReport:
     def format_table(self) -> str:
         return "TABLE"
 
-    def write(self, out_dir):
+    def save(self, out_dir):
         return {"html": Path(out_dir) / "report.html", "json": Path(out_dir) / "report.json"}
+
+    def plot_hint(self):
+        return "Plots were not drawn: HINT"
 
 
 @pytest.fixture
 def captured(monkeypatch):
     calls = []
 
-    def fake_report(X, y, **kwargs):
-        calls.append({"X": X, "y": y, **kwargs})
+    def fake_report(model, X, y, **kwargs):
+        calls.append({"model": model, "X": X, "y": y, **kwargs})
         return FakeReport()
 
     monkeypatch.setattr("skkeras.report.cross_validated_report", fake_report)
     return calls
 
 
-def test_options_reach_the_report(capsys, captured):
+def test_options_reach_the_report(capsys, captured, tmp_path):
     code, out, _ = run(
         capsys, "report", "--dataset", "california_housing", "--cv", "3", "--epochs", "7",
         "--batch-size", "64", "--hidden", "8,4", "--random-state", "none", "--grid",
-        "epochs=1,2", "--task", "regression",
+        "epochs=1,2", "--task", "regression", "--baselines", "none", "--validation-split", "0",
+        "--drop-dates", "--out", str(tmp_path),
     )
-    assert code == 0 and out.strip() == "TABLE"
+    assert code == 0 and out.splitlines()[0] == "TABLE"
+    assert "Plots were not drawn: HINT" in out  # the terminal has the page's hint too
     (call,) = captured
-    assert call["name"] == "california-housing"
+    assert call["name"] == "california-housing" and call["model"] is None
     assert call["X"].shape == (20640, 9) and call["y"].name == "median_house_value"
     assert (call["cv"], call["epochs"], call["batch_size"], call["hidden"]) == (3, 7, 64, (8, 4))
     assert call["random_state"] is None and call["grid"] == "epochs=1,2"
-    assert call["task"] == "regression"
+    assert call["task"] == "regression" and call["baselines"] == "none"
+    assert call["validation_split"] == 0.0 and call["parse_dates"] is False
 
 
 def test_defaults_and_pima_preparation(capsys, captured):
-    code, _, _ = run(capsys, "report", "--dataset", "pima-diabetes")
+    code, out, _ = run(capsys, "report", "--dataset", "pima-diabetes")
     assert code == 0
+    assert "add --out DIR for report.html" in out  # where the plots are
     (call,) = captured
-    assert (call["cv"], call["epochs"], call["batch_size"], call["hidden"]) == (5, 50, None, (32, 16))
-    assert call["random_state"] == 0 and call["grid"] is None
+    assert (call["cv"], call["epochs"], call["batch_size"], call["hidden"]) == (5, None, None, (32, 16))
+    assert call["random_state"] == 0 and call["grid"] is None and call["params"] == {}
+    assert call["baselines"] == "default" and call["validation_split"] is None
     assert set(call["y"]) == {"tested_negative", "tested_positive"}
     assert call["X"]["Glucose"].isna().sum() == 5  # documented zeros marked missing
     assert any("imputed" in note for note in call["notes"])
+
+
+BUILDER_MODULE = """
+import keras
+
+
+def build_model(meta, units=4):
+    return keras.Sequential([
+        keras.Input((meta["n_features_in_"],)),
+        keras.layers.Dense(units, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+"""
+
+
+@pytest.fixture
+def builder_module(tmp_path, monkeypatch):
+    """my_builders.py in the current directory, as a user would have it."""
+    (tmp_path / "my_builders.py").write_text(BUILDER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_builders"
+    sys.modules.pop("my_builders", None)
+
+
+def test_model_and_params_reach_the_report(capsys, captured, builder_module):
+    code, _, _ = run(capsys, "report", "--dataset", "pima-diabetes", "--model",
+                     f"{builder_module}:build_model", "--param", "units=8", "--param",
+                     "learning_rate=0.01")
+    assert code == 0
+    (call,) = captured
+    assert call["model"].__name__ == "build_model"
+    assert call["params"] == {"units": 8, "optimizer__learning_rate": 0.01}
+
+
+def test_a_users_builder_end_to_end(capsys, small_csv, builder_module, tmp_path):
+    code, out, err = run(
+        capsys, "report", "--csv", str(small_csv), "--target", "outcome", "--cv", "2",
+        "--epochs", "2", "--model", f"{builder_module}:build_model", "--param", "units=3",
+        "--baselines", "logistic", "--out", str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    assert "network: KerasClassifier, build_model from my_builders" in out
+    assert "units=3" in out and "LogisticRegression" in out
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert data["settings"]["params"] == {"units": 3}
+    assert [m["name"] for m in data["models"]] == ["net", "logistic"]
 
 
 def test_progress_bar_only_on_a_terminal_and_not_quiet(capsys, captured, monkeypatch):
@@ -186,8 +293,9 @@ def test_help_lists_every_option(capsys):
         build_parser().parse_args(["report", "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--dataset", "--csv", "--target", "--cv", "--grid", "--epochs", "--batch-size",
-                   "--hidden", "--random-state", "--out", "--quiet"):
+    for option in ("--dataset", "--csv", "--target", "--model", "--param", "--cv", "--grid",
+                   "--baselines", "--epochs", "--batch-size", "--hidden", "--validation-split",
+                   "--drop-dates", "--random-state", "--out", "--quiet"):
         assert option in text
 
 
@@ -196,7 +304,7 @@ def test_report_end_to_end(capsys, small_csv, tmp_path):
     out_dir = tmp_path / "report"
     code, out, err = run(
         capsys, "report", "--csv", str(small_csv), "--target", "outcome", "--cv", "2",
-        "--epochs", "2", "--hidden", "4", "--out", str(out_dir),
+        "--epochs", "2", "--hidden", "4", "--baselines", "dummy", "--out", str(out_dir),
     )
     assert code == 0, err
     assert out.startswith("skkeras report: small.csv")
