@@ -533,9 +533,10 @@ def plot_fold_scores(
     names = list(scores)
     if not names:
         raise ValueError("scores is empty: give at least one model's fold scores.")
-    table = np.array([np.asarray(scores[n], dtype=float) for n in names])
-    if table.ndim != 2:
-        raise ValueError("Every model needs the same number of fold scores.")
+    rows = [np.asarray(scores[n], dtype=float).ravel() for n in names]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError("Every model needs the same number of fold scores, one per fold.")
+    table = np.array(rows)
     positions = np.arange(len(names))
     for k in range(table.shape[1]):
         ax.plot(positions, table[:, k], color="0.75", linewidth=0.8, zorder=1)

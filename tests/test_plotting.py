@@ -6,10 +6,10 @@ import io
 import sys
 from types import SimpleNamespace
 
+import matplotlib  # a dependency of skkeras
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 import matplotlib.image  # noqa: E402
@@ -151,13 +151,52 @@ def test_prediction_error_renders(kind):
     rng = np.random.default_rng(0)
     y = rng.normal(size=200) * 1000
     figure, ax = plotting.new_figure()
-    plotting.plot_prediction_error(y, y + rng.normal(size=200) * 100, kind=kind, ax=ax)
+    display = plotting.plot_prediction_error(y, y + rng.normal(size=200) * 100, kind=kind, ax=ax)
+    assert display.ax_.get_title().endswith("(out-of-fold)")  # every point drawn
     assert_png_drawn(render(figure))
 
 
-def test_missing_matplotlib_names_the_plot_extra(monkeypatch):
+def test_prediction_error_says_when_it_subsamples():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=1500)
+    figure, ax = plotting.new_figure()
+    display = plotting.plot_prediction_error(y, y + rng.normal(size=1500), ax=ax, subsample=1000)
+    assert "1,000 of 1,500 points" in display.ax_.get_title()
+    assert len(display.scatter_.get_offsets()) == 1000
+
+
+def test_fold_scores_join_each_fold_across_models():
+    figure, ax = plotting.new_figure()
+    scores = {"network": [0.8, 0.7, 0.75], "logistic": [0.78, 0.72, 0.7], "dummy": [0.6] * 3}
+    plotting.plot_fold_scores(scores, metric="accuracy", ax=ax)
+    fold_lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]
+    assert len(fold_lines) == 3  # one per fold, through the three models
+    np.testing.assert_allclose(fold_lines[1].get_ydata(), [0.7, 0.72, 0.6])
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(scores)
+    assert ax.get_ylabel() == "accuracy"
+    assert_png_drawn(render(figure))
+    with pytest.raises(ValueError, match="same number of fold scores"):
+        plotting.plot_fold_scores({"a": [1, 2], "b": [1]}, ax=ax)
+    with pytest.raises(ValueError, match="scores is empty"):
+        plotting.plot_fold_scores({}, ax=ax)
+
+
+def test_roc_comparison_one_curve_per_model():
+    rng = np.random.default_rng(0)
+    y = np.array(["no", "yes"] * 50)
+    good = np.where(y == "yes", 0.7, 0.3) + rng.normal(scale=0.2, size=100)
+    figure, ax = plotting.new_figure()
+    displays = plotting.plot_roc_comparison(
+        {"network": (y, good), "dummy": (y, np.full(100, 0.5))}, pos_label="yes", ax=ax)
+    assert [d.name for d in displays] == ["network", "dummy"]
+    assert displays[0].roc_auc > 0.8 and displays[1].roc_auc == pytest.approx(0.5)
+    assert "positive class: yes" in ax.get_title()
+    assert_png_drawn(render(figure))
+
+
+def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"skkeras\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
         LossCurveDisplay.from_history(HISTORY)
     with pytest.raises(ImportError, match=r"skkeras\[plot\]"):
         plotting.new_figure()
