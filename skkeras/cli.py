@@ -334,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--validation-split", type=_fraction, default=None, metavar="F",
-        help=f"share of each training fold held out for validation loss curves "
-             f"(default: {DEFAULT_VALIDATION_SPLIT}; 0 turns them off)",
+        help=f"share of each training fold held out for validation loss curves, e.g. 0.1 "
+             f"(default: {DEFAULT_VALIDATION_SPLIT}, no curves: on TensorFlow they slow "
+             "training down)",
     )
     report.add_argument(
         "--drop-dates", action="store_true",

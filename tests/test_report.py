@@ -71,7 +71,7 @@ def classification_report() -> Report:
     y.iloc[[0, 1, 2]] = None  # rows without a target are dropped, and noted
     return cross_validated_report(
         None, X, y, name="toy", cv=2, grid="epochs=1,2", batch_size=32, hidden=(4,),
-        random_state=0,
+        random_state=0, validation_split=0.1,
     )
 
 
@@ -165,7 +165,7 @@ def test_default_estimator_shapes():
     assert [name for name, _ in classifier.steps] == ["preprocess", "net"]
     net = classifier["net"]
     assert isinstance(net, KerasClassifier)
-    assert (net.epochs, net.batch_size, net.random_state, net.validation_split) == (3, 8, 0, 0.1)
+    assert (net.epochs, net.batch_size, net.random_state, net.validation_split) == (3, 8, 0, 0.0)
     assert net.get_params()["model__hidden_layer_sizes"] == (5, 2)
     assert default_estimator("classification")["net"].batch_size is None  # the estimators' own
     regressor = default_estimator("regression")

@@ -69,7 +69,7 @@ def page(tmp_path_factory):
     })
     y = np.where(X.iloc[:, 0] + rng.normal(scale=0.5, size=n) > 0, "yes", "no")
     report = cross_validated_report(None, X, y, name="layout", cv=2, grid="epochs=1,2",
-                                    hidden=(4,), baselines="logistic,dummy")
+                                    hidden=(4,), baselines="logistic,dummy", validation_split=0.2)
     path = tmp_path_factory.mktemp("browser") / "report.html"
     path.write_text(report.to_html().replace("</body>", MEASURE + "</body>"), encoding="utf-8")
     return path

@@ -69,8 +69,8 @@ def default_estimator(
         None: the estimators' default, :func:`skkeras.training.default_batch_size`.
     hidden : sequence of int, default=(32, 16)
     random_state : int or None, default=0
-    validation_split : float, default=0.1
-        Held out of each training fold for the validation loss curve.
+    validation_split : float, default=0.0
+        Held out of each training fold for validation loss curves.
 
     Returns
     -------

@@ -300,8 +300,9 @@ def cross_validated_report(
     hidden : sequence of int, default=(32, 16)
         Hidden layers of the built-in MLP.
     validation_split : float or None, default=None
-        Share of each training fold held out for validation loss curves. None:
-        0.1 for the built-in MLP and builders, an estimator's own otherwise.
+        Share of each training fold held out for validation loss curves (0.1 is
+        a good value; they cost time on TensorFlow). None: 0 for the built-in
+        MLP and builders, an estimator's own otherwise.
     baselines : "default", "none" or sequence of str, default="default"
         Baselines cross-validated on the same folds (see
         :data:`~skkeras.report.spec.BASELINES`).
