@@ -87,6 +87,84 @@ class MyClassifier(KerasClassifier):
     """A user subclass, to check that files remember the estimator's class."""
 
 
+def custom_loss(y_true: Any, y_pred: Any) -> Any:
+    """A user loss that is not registered with Keras."""
+    import keras
+
+    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def make_custom_callback_class() -> type:
+    """A user callback class (made on demand: the test module imports Keras lazily)."""
+    import keras
+
+    class Counting(keras.callbacks.Callback):
+        def __init__(self, start: int = 0) -> None:
+            super().__init__()
+            self.count = start
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.count += 1
+
+    return Counting
+
+
+# ------------------------------------------------------------- editing files
+def read_state(path: Path) -> dict[str, Any]:
+    """The JSON skkeras state inside a .keras or .h5 file."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("skkeras.json"))
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return json.loads(f["skkeras_state"][()])
+
+
+def write_state(source: Path, target: Path, state: dict[str, Any], member: str = "skkeras.json") -> None:
+    """Copy ``source`` to ``target`` with its state (or, for .keras, another JSON member) replaced,
+    as an attacker editing a real file would."""
+    import shutil
+
+    source, target = Path(source), Path(target)
+    if source.suffix == ".keras":
+        import zipfile
+
+        with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+            for info in old.infolist():
+                if info.filename != member:
+                    new.writestr(info, old.read(info.filename))
+            new.writestr(member, json.dumps(state))
+        return
+    import h5py
+
+    shutil.copyfile(source, target)
+    with h5py.File(target, "a") as f:
+        if member == "skkeras.json":
+            del f["skkeras_state"]
+            f.create_dataset("skkeras_state", data=json.dumps(state), dtype=h5py.string_dtype())
+        else:
+            f.attrs[member] = json.dumps(state)
+
+
+def read_keras_member(path: Path, member: str) -> dict[str, Any]:
+    """A JSON member of a .keras file (config.json), or a JSON attribute of an .h5 file."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(member))
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        raw = f.attrs[member]
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
 def make_estimator(builder: str, task: str, **params: Any) -> Any:
     """An unfitted estimator: ``builder`` is mlp, callable, instance or build_fn."""
     cls = KerasRegressor if task in REGRESSION_TASKS else KerasClassifier

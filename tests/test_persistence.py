@@ -34,7 +34,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skkeras import KerasClassifier, KerasRegressor, persistence
-from skkeras.persistence import ModelFileError, UnrestoredParam, load, save
+from skkeras.persistence import ModelFileError, UnrestoredParam, files, load, save
+from skkeras.persistence import state as state_module
 
 FORMATS = ("pickle", "joblib", "h5", "keras")
 
@@ -155,7 +156,8 @@ def test_pipelines_and_searches_pickle_in_fresh_process(fresh, name, fmt):
 def test_files_restore_params_and_fitted_attributes(fresh, case_id):
     original = fresh["originals"][case_id]
     for suffix in (".h5", ".keras"):
-        loaded = load(fresh["workdir"] / f"{case_id}{suffix}")
+        # The builders are the test's own functions: trusted by name, as a user would.
+        loaded = load(fresh["workdir"] / f"{case_id}{suffix}", trusted=[helpers.build_model])
         assert type(loaded) is type(original)
         _assert_same_target(loaded.target_, original.target_)
         for name in ("classes_", "n_classes_", "n_features_in_", "feature_names_in_", "n_outputs_",
@@ -412,13 +414,16 @@ def test_builders_are_looked_up_only_in_imported_modules(fitted, tmp_path, monke
     estimator, X, y = fitted
     save(estimator, tmp_path / "m.h5")
     monkeypatch.delitem(sys.modules, "persistence_helpers")
-    with pytest.warns(UserWarning, match="persistence_helpers.*was not imported"):
+    with pytest.warns(UserWarning, match="persistence_helpers.*is not imported"):
         loaded = load(tmp_path / "m.h5")
     assert "persistence_helpers" not in sys.modules
     assert isinstance(loaded.model, UnrestoredParam)
     assert_bitwise_equal(loaded.predict_proba(X), estimator.predict_proba(X))
-    with pytest.raises(ValueError, match="import persistence_helpers before loading"):
+    with pytest.raises(ValueError, match=r"trusted=\['persistence_helpers:build_model'\]"):
         loaded.fit(X, y)
+    named = load(tmp_path / "m.h5", trusted=["persistence_helpers:build_model"])  # imports it
+    assert named.model.__module__ == "persistence_helpers" and named.model.__name__ == "build_model"
+    monkeypatch.delitem(sys.modules, "persistence_helpers")
     trusted = load(tmp_path / "m.h5", safe_mode=False)  # trusting the file allows the import
     assert trusted.model.__module__ == "persistence_helpers" and trusted.model.__name__ == "build_model"
 
@@ -427,9 +432,13 @@ def test_files_remember_the_estimator_class(tmp_path, monkeypatch):
     X, y = helpers.task_data("binary")
     estimator = helpers.MyClassifier(epochs=1, random_state=0, run_eagerly=True).fit(X, y)
     save(estimator, tmp_path / "m.keras")
-    assert type(load(tmp_path / "m.keras")) is helpers.MyClassifier
+    assert type(load(tmp_path / "m.keras", trusted=[helpers.MyClassifier])) is helpers.MyClassifier
+    assert type(helpers.MyClassifier.load(tmp_path / "m.keras")) is helpers.MyClassifier
+    # A user's class runs its own code at fit: loaded only when trusted.
+    with pytest.warns(UserWarning, match=r"MyClassifier.*not trusted.*loading it as a KerasClassifier"):
+        assert type(load(tmp_path / "m.keras")) is KerasClassifier
     monkeypatch.delitem(sys.modules, "persistence_helpers")
-    with pytest.warns(UserWarning, match="MyClassifier.*not importable.*loading it as a KerasClassifier"):
+    with pytest.warns(UserWarning, match="MyClassifier.*not imported.*loading it as a KerasClassifier"):
         fallback = load(tmp_path / "m.keras")
     assert type(fallback) is KerasClassifier
     assert_bitwise_equal(fallback.predict_proba(X), estimator.predict_proba(X))
@@ -478,8 +487,8 @@ def _injections(suffix):
         "fsync-disk-full": (os, "fsync", _fail(disk_full)),
         "rename-permission": (os, "replace", _fail(PermissionError(errno.EACCES, "Permission denied"))),
     }
-    writer = persistence._write_h5 if suffix == ".h5" else persistence._write_keras
-    points["interrupted"] = (persistence, writer.__name__, _after(writer, KeyboardInterrupt()))
+    writer = files.write_h5 if suffix == ".h5" else files.write_keras
+    points["interrupted"] = (files, writer.__name__, _after(writer, KeyboardInterrupt()))
     if suffix == ".h5":
         points["keras-writer"] = (legacy_h5_format, "save_model_to_hdf5",
                                   _after(legacy_h5_format.save_model_to_hdf5, RuntimeError("boom")))
@@ -604,7 +613,8 @@ def test_plain_keras_and_foreign_files_are_refused_with_advice(tmp_path):
 
 def test_newer_format_versions_are_refused(fitted, tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
-        patch.setattr(persistence, "FORMAT_VERSION", persistence.FORMAT_VERSION + 1)
+        patch.setattr(state_module, "FORMAT_VERSION", persistence.FORMAT_VERSION + 1)
+        patch.setattr(files, "FORMAT_VERSION", persistence.FORMAT_VERSION + 1)
         for suffix in (".h5", ".keras"):
             save(fitted[0], tmp_path / f"new{suffix}")
     for suffix in (".h5", ".keras"):
@@ -617,7 +627,7 @@ def test_newer_format_versions_are_refused(fitted, tmp_path, monkeypatch):
     ('{"format": "other"}', "not a skkeras estimator description"),
     ('{"format": "skkeras", "format_version": 1}', "lacks the 'estimator' section"),
     ('{"format": "skkeras", "format_version": 1, "estimator": {"kind": "classifier"}, "params": '
-     '{"model": {"__skkeras__": "exec"}}, "fitted": {}, "keras": {}}', "malformed"),
+     '{"model": {"__skkeras__": "exec"}}, "fitted": {}, "keras": {}}', "parameter 'model'.*value of type 'exec'"),
 ])
 def test_bad_states_are_refused(good_files, tmp_path, state, problem):
     path = tmp_path / "m.h5"

@@ -1,0 +1,495 @@
+"""Reading and writing ``.h5`` and ``.keras`` files, atomically.
+
+A save writes to a temporary file next to the target, named
+``.<target name>.skkeras-tmp-<pid>-<random><suffix>``, and renames it over the
+target only once complete. A writer killed mid-save (SIGKILL, power loss) leaves
+its temporary file behind: the next save to the same path removes those whose
+process is gone or that are older than :data:`STALE_AFTER_S`, and :func:`load`
+refuses to read one. A full disk is an ``OSError`` (``errno.ENOSPC``) that says
+"no space left on device" and names the path, for both formats (HDF5 reports it as
+an odd ``RuntimeError``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from .state import FORMAT_NAME, FORMAT_VERSION, ModelFileError, keras_safe_mode, parse_state
+
+#: Where the estimator state lives in each kind of file.
+H5_STATE_DATASET = "skkeras_state"
+KERAS_STATE_MEMBER = "skkeras.json"
+
+H5_SUFFIXES = (".h5", ".hdf5")
+KERAS_SUFFIX = ".keras"
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+_MAX_STATE_BYTES = 256 * 2**20  # a state member larger than this is not ours
+
+#: A temporary file older than this is stale even if a process with its pid runs.
+STALE_AFTER_S = 3600
+TEMP_MARK = ".skkeras-tmp-"
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.skkeras-tmp-(?P<pid>\d+)-(?P<token>[0-9a-f]+)(?P<suffix>\.[^.]+)$")
+
+PathLike = str | os.PathLike
+
+
+# ---------------------------------------------------------------------- writing
+def writer_for(path: PathLike) -> tuple[Path, Callable[[Any, str, str], None]]:
+    target = Path(os.path.realpath(os.fspath(path)))
+    suffix = target.suffix.lower()
+    if suffix in H5_SUFFIXES:
+        return target, write_h5
+    if suffix == KERAS_SUFFIX:
+        return target, write_keras
+    raise ValueError(
+        f"Cannot save to {os.fspath(path)!r}: the suffix {target.suffix!r} names no format. "
+        "Use .h5 (Keras's HDF5 layout) or .keras (Keras's zip format); for whole Pipelines "
+        "use joblib.dump."
+    )
+
+
+def write_h5(model: Any, state_json: str, tmp: str) -> None:
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(tmp, "w") as f:
+        with compile_config_protected(model):
+            legacy_h5_format.save_model_to_hdf5(model, f, include_optimizer=True)
+        f.create_dataset(H5_STATE_DATASET, data=state_json, dtype=h5py.string_dtype("utf-8"))
+        f.attrs["skkeras_format"] = FORMAT_NAME
+        f.attrs["skkeras_format_version"] = FORMAT_VERSION
+
+
+def write_keras(model: Any, state_json: str, tmp: str) -> None:
+    keras.saving.save_model(model, tmp)
+    with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(KERAS_STATE_MEMBER, state_json)
+
+
+def repair_compile_config(model: Any) -> None:
+    """Put the optimizer back into a compile config that Keras's HDF5 writer emptied.
+
+    ``keras.saving.save_model(model, "x.h5")`` pops "optimizer" from the model's
+    own compile config (keras/src/legacy/saving/saving_utils.py, ``model_metadata``),
+    after which the model pickles and saves as ``.keras`` with a default RMSprop
+    and no optimizer state. The optimizer the model was compiled with is still
+    ``model.optimizer``.
+    """
+    config = getattr(getattr(model, "_compile_config", None), "config", None)
+    optimizer = getattr(model, "optimizer", None)
+    if isinstance(config, dict) and "optimizer" not in config and optimizer is not None and model.compiled:
+        config["optimizer"] = optimizer
+
+
+@contextlib.contextmanager
+def compile_config_protected(model: Any) -> Iterator[None]:
+    """Keras's HDF5 writer pops "optimizer" from the model's own compile config
+    (keras/src/legacy/saving/saving_utils.py, ``model_metadata``), so a later
+    ``.keras`` save or pickle would lose the optimizer: let it pop from a copy."""
+    holder = getattr(model, "_compile_config", None)
+    if holder is None or not isinstance(getattr(holder, "config", None), dict):
+        yield
+        return
+    shadow = copy.copy(holder)
+    shadow.config = dict(holder.config)
+    model._compile_config = shadow
+    try:
+        yield
+    finally:
+        model._compile_config = holder
+
+
+def temp_path(target: Path) -> str:
+    """A fresh temporary name next to ``target``, keeping its suffix (Keras's writers check it)."""
+    return str(target.parent / (
+        f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(6)}{target.suffix.lower()}"
+    ))
+
+
+def is_temp_file(path: PathLike) -> bool:
+    return bool(_TEMP_NAME.match(os.path.basename(os.fspath(path))))
+
+
+def remove_stale_temp_files(target: Path, now: float | None = None) -> list[str]:
+    """Remove the temporary files of earlier, interrupted saves to ``target``.
+
+    A temporary file is stale when the process that wrote it is gone (its pid is in
+    the name) or when it is older than :data:`STALE_AFTER_S` (a process on another
+    machine, or a reused pid). Returns the names removed.
+    """
+    now = time.time() if now is None else now
+    prefix = f".{target.name}{TEMP_MARK}"
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not entry.name.startswith(prefix) or match is None or match["name"] != target.name:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
+        except OSError:
+            continue
+        pid = int(match["pid"])
+        if old or (pid != os.getpid() and not _process_alive(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or cannot tell: keep its file
+    return True
+
+
+def atomic_write(target: Path, write: Callable[[str], None]) -> None:
+    """Write through ``write(tmp_path)`` to a temporary file next to ``target``, then rename."""
+    directory = target.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"Cannot save to {str(target)!r}: the directory {str(directory)!r} does not exist.")
+    if target.is_dir():
+        raise IsADirectoryError(f"Cannot save to {str(target)!r}: it is a directory.")
+    remove_stale_temp_files(target)
+    tmp = temp_path(target)
+    try:
+        # Reserve the name (O_EXCL) with the permissions a new file normally gets.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            write(tmp)
+            _fsync(tmp)
+        except Exception as error:
+            full = disk_full_error(error, target, directory)
+            if full is not None:
+                raise full from error
+            raise
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # durability of the rename, where the OS allows it
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _fsync(path: str) -> None:
+    with open(path, "rb+") as f:
+        f.flush()
+        os.fsync(f.fileno())
+
+
+_FULL_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "no space left on device "
+                "(disk quota exceeded)", errno.EFBIG: "the file is larger than this process may "
+                "write (file too large)"}
+_FULL_TEXTS = (("no space left on device", errno.ENOSPC), ("errno = 28", errno.ENOSPC),
+               ("disk quota exceeded", errno.EDQUOT), ("file too large", errno.EFBIG),
+               ("errno = 27", errno.EFBIG))
+
+
+def disk_full_error(error: BaseException, target: Path, directory: Path) -> OSError | None:
+    """An ``OSError`` saying the disk is full, if ``error`` (or what caused it) means so.
+
+    HDF5 reports a full disk as ``RuntimeError: Can't destroy cache (slist already
+    enabled?)`` or a ``OSError`` whose text holds "errno = 28"; where the error says
+    nothing, a directory with almost no free space is taken as the cause.
+    """
+    code = None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and code is None:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            code = current.errno
+        else:
+            text = str(current).lower()
+            code = next((c for t, c in _FULL_TEXTS if t in text), None)
+        current = current.__cause__ or current.__context__
+    if code is None and isinstance(error, OSError | RuntimeError):
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(directory).free < 64 * 2**10:
+                code = errno.ENOSPC
+    if code is None:
+        return None
+    return OSError(code, f"Cannot save to {str(target)!r}: {_FULL_ERRNOS[code]} "
+                         f"({type(error).__name__}: {error})", str(target))
+
+
+# ---------------------------------------------------------------------- reading
+def read_state_and_model(
+    path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None
+) -> tuple[dict, Any, bool]:
+    """``(parsed state, Keras model, whether the model is compiled)`` from a skkeras file."""
+    if is_temp_file(path):
+        raise ModelFileError(
+            path, "it is the temporary file of an interrupted skkeras.save (its name has "
+            f"{TEMP_MARK!r}); load the file it was written for, or save again.",
+        )
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(HDF5_SIGNATURE):
+        return _read_h5(path, safe_mode, custom_objects)
+    if head.startswith(ZIP_SIGNATURE):
+        return _read_keras(path, safe_mode, custom_objects)
+    if not head:
+        raise ModelFileError(path, "the file is empty.")
+    raise ModelFileError(
+        path, "it is neither an HDF5 (.h5) nor a Keras zip (.keras) file; skkeras.load "
+        "reads files written by skkeras.save (use joblib.load for joblib files).",
+    )
+
+
+def read_state(path: str) -> dict:
+    """The parsed state alone, without building the Keras model."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(HDF5_SIGNATURE):
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except Exception as error:  # noqa: BLE001
+            raise ModelFileError(path, f"it cannot be read as HDF5 (truncated or corrupted?): {error}") from None
+        with f:
+            return parse_state(path, _h5_state_bytes(path, f))
+    if head.startswith(ZIP_SIGNATURE):
+        return parse_state(path, _zip_state_bytes(path))
+    raise ModelFileError(path, "it is neither an HDF5 (.h5) nor a Keras zip (.keras) file.")
+
+
+def not_skkeras(path: str, is_keras_model: bool) -> ModelFileError:
+    if is_keras_model:
+        return ModelFileError(
+            path, "it is a Keras model without skkeras estimator state. Wrap it with "
+            "KerasClassifier.from_model(path, classes=...) or KerasRegressor.from_model(path).",
+        )
+    return ModelFileError(path, "it holds no skkeras estimator state: it was not written by skkeras.save.")
+
+
+def keras_error(path: str, error: Exception) -> ModelFileError:
+    text = str(error)
+    if "safe_mode" in text or ("Lambda" in text and "unsafe" in text.lower()):
+        return ModelFileError(
+            path, "the model holds Python code (a Lambda layer or function), which loading "
+            "would run, so safe mode refuses it. If you trust the file, load it with "
+            f"skkeras.load(path, safe_mode=False). Keras said: {text}",
+        )
+    return ModelFileError(path, f"Keras could not rebuild the model from it (corrupted, or custom "
+                                f"objects missing: pass custom_objects=... or trusted=[...]): "
+                                f"{type(error).__name__}: {text}")
+
+
+def _h5_state_bytes(path: str, f: Any) -> Any:
+    import h5py
+
+    try:
+        if H5_STATE_DATASET not in f:
+            raise not_skkeras(path, "model_config" in f.attrs)
+        dataset = f[H5_STATE_DATASET]
+        if not isinstance(dataset, h5py.Dataset) or dataset.shape != () or dataset.dtype.kind not in "OS":
+            raise ValueError(f"{H5_STATE_DATASET} is not a JSON string")
+        if dataset.id.get_storage_size() > _MAX_STATE_BYTES:
+            raise ValueError("the state dataset is implausibly large")
+        return dataset[()]
+    except ModelFileError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise ModelFileError(path, f"its skkeras state cannot be read (corrupted?): {error}") from None
+
+
+def _read_h5(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None) -> tuple[dict, Any, bool]:
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception as error:  # noqa: BLE001 - h5py raises OSError for truncated files
+        raise ModelFileError(path, f"it cannot be read as HDF5 (truncated or corrupted?): {error}") from None
+    with f:
+        state = parse_state(path, _h5_state_bytes(path, f))
+        try:
+            model = legacy_h5_format.load_model_from_hdf5(
+                f, custom_objects=dict(custom_objects or {}), compile=False, safe_mode=safe_mode
+            )
+        except Exception as error:  # noqa: BLE001
+            raise keras_error(path, error) from error
+        compiled = _compile_h5_model(path, model, f, state, safe_mode, custom_objects)
+    return state, model, compiled
+
+
+def _compile_h5_model(
+    path: str, model: Any, f: Any, state: dict, safe_mode: bool, custom_objects: Mapping[str, Any] | None
+) -> bool:
+    """Compile the model as it was and restore its optimizer variables; False if it cannot be.
+
+    Keras's own HDF5 loader builds the optimizer for ``model._trainable_variables``
+    (empty for a Functional model), so its optimizer state is dropped and further
+    training fails; skkeras compiles from the compile config it stored and sets
+    the optimizer variables from the file's ``optimizer_weights`` group itself.
+    """
+    compile_config = state["keras"].get("compile_config")
+    if not compile_config:
+        return False
+    try:
+        with keras_safe_mode(safe_mode), keras.saving.custom_object_scope(dict(custom_objects or {})):
+            model.compile_from_config(compile_config)
+    except Exception as error:  # noqa: BLE001
+        warnings.warn(
+            f"{path}: the model could not be compiled as it was ({error}); it predicts, but "
+            "training it further needs the custom objects it names: register them with "
+            "keras.saving.register_keras_serializable, or load with custom_objects=... or "
+            "trusted=[...].",
+            UserWarning, stacklevel=5,
+        )
+        return False
+    if state["keras"].get("optimizer_built"):
+        restore_h5_optimizer(path, model, f)
+    return True
+
+
+def restore_h5_optimizer(path: str, model: Any, f: Any) -> None:
+    """Set the optimizer's variables from the ``optimizer_weights`` group of a Keras HDF5 file."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or "optimizer_weights" not in f:
+        return
+    try:
+        group = f["optimizer_weights"]
+        names = [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
+        values = [np.asarray(group[name]) for name in names]
+        if len(values) <= 2 and not optimizer.built:
+            return  # saved before its first step: only iterations and learning rate, nothing learnt
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        variables = list(optimizer.variables)
+        if len(variables) != len(values) or any(
+            tuple(v.shape) != a.shape for v, a in zip(variables, values, strict=True)
+        ):
+            raise ValueError(f"{len(values)} saved values for {len(variables)} optimizer variables")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    except Exception as error:  # noqa: BLE001
+        warnings.warn(
+            f"{path}: the optimizer's state could not be restored ({error}); training "
+            "continues from a fresh optimizer.", UserWarning, stacklevel=6,
+        )
+
+
+def load_keras_model(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None) -> Any:
+    """A model from a plain Keras file (for ``from_model``).
+
+    HDF5 files are compiled from their training configuration with the optimizer
+    state restored, which Keras's own HDF5 loader drops (see :func:`_compile_h5_model`).
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    custom = dict(custom_objects or {})
+    try:
+        if not head.startswith(HDF5_SIGNATURE):
+            return _load_keras_zip(path, safe_mode, custom_objects)
+        import h5py
+        from keras.src.legacy.saving import legacy_h5_format, saving_utils
+
+        with h5py.File(path, "r") as f:
+            model = legacy_h5_format.load_model_from_hdf5(
+                f, custom_objects=custom, compile=False, safe_mode=safe_mode
+            )
+            training_config = f.attrs.get("training_config")
+            if training_config is None:
+                return model
+            if isinstance(training_config, bytes):
+                training_config = training_config.decode("utf-8")
+            with keras_safe_mode(safe_mode):
+                model.compile(**saving_utils.compile_args_from_training_config(
+                    json.loads(training_config), custom
+                ))
+            restore_h5_optimizer(path, model, f)
+            return model
+    except Exception as error:  # noqa: BLE001
+        raise keras_error(path, error) from error
+
+
+def _zip_state_bytes(path: str) -> bytes:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ModelFileError(path, f"it is not a readable zip archive (truncated or corrupted?): {error}") from None
+    with archive:
+        names = archive.namelist()
+        if KERAS_STATE_MEMBER not in names:
+            raise not_skkeras(path, "config.json" in names)
+        try:
+            if archive.getinfo(KERAS_STATE_MEMBER).file_size > _MAX_STATE_BYTES:
+                raise ValueError("the state member is implausibly large")
+            raw = archive.read(KERAS_STATE_MEMBER)
+            bad = archive.testzip()
+            if bad is not None:
+                raise ValueError(f"the member {bad!r} fails its checksum")
+        except Exception as error:  # noqa: BLE001
+            raise ModelFileError(path, f"it is corrupted: {error}") from None
+    return raw
+
+
+def _read_keras(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None) -> tuple[dict, Any, bool]:
+    state = parse_state(path, _zip_state_bytes(path))
+    try:
+        model = _load_keras_zip(path, safe_mode, custom_objects)
+    except Exception as error:  # noqa: BLE001
+        try:  # the compile configuration may be what fails (a custom loss not registered)
+            model = _load_keras_zip(path, safe_mode, custom_objects, compile=False)
+        except Exception:  # noqa: BLE001 - the model itself cannot be rebuilt
+            raise keras_error(path, error) from error
+        warnings.warn(
+            f"{path}: the model could not be compiled as it was ({error}); it predicts, but "
+            "training it further needs the custom objects its compile configuration names: "
+            "register them with keras.saving.register_keras_serializable, or load with "
+            "custom_objects=... or trusted=[...].",
+            UserWarning, stacklevel=5,
+        )
+        return state, model, False
+    compiled = bool(getattr(model, "compiled", False)) and getattr(model, "optimizer", None) is not None
+    return state, model, compiled
+
+
+def _load_keras_zip(
+    path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None, compile: bool = True
+) -> Any:
+    """Keras's loader for its zip format, compiled (which restores the optimizer state)."""
+    custom = dict(custom_objects or {})
+    if path.endswith(KERAS_SUFFIX):
+        return keras.saving.load_model(path, custom_objects=custom, compile=compile, safe_mode=safe_mode)
+    from keras.src.saving import saving_lib  # the public loader insists on the suffix ".keras"
+
+    with open(path, "rb") as f:
+        return saving_lib.load_model(f, custom_objects=custom, compile=compile, safe_mode=safe_mode)
