@@ -65,7 +65,7 @@ def test_verdicts_follow_each_metrics_direction():
     worse = _Folds("dummy", {"r2": [0.0, -0.01, 0.0, -0.02, 0.0], "rmse": [5.0, 5.2, 5.1, 5.0, 5.3]})
     result = comparison(net, [worse], ["r2", "rmse"])
     verdicts = {r["metric"]: r["verdict"] for r in result["rows"]}
-    assert verdicts == {"r2": "net better", "rmse": "net better"}  # lower RMSE is better
+    assert verdicts == {"r2": "network better", "rmse": "network better"}  # lower RMSE is better
     close = _Folds("ridge", {"r2": [0.91, 0.9, 0.91, 0.91, 0.9], "rmse": [1.0, 1.1, 1.0, 1.0, 1.1]})
     assert {r["verdict"] for r in comparison(net, [close], ["r2", "rmse"])["rows"]} == {
         "no clear difference"}

@@ -79,7 +79,7 @@ def comparison(net: Any, baselines: Sequence[Any], metrics: Sequence[str]) -> di
             if not test["p_value"] < 0.05:
                 verdict = "no clear difference"
             else:
-                verdict = "net better" if better else "net worse"
+                verdict = "network better" if better else "network worse"
             rows.append({"baseline": baseline.name, "metric": metric, **test, "verdict": verdict})
     return {"test": TTEST_NAME, "metric": metrics[0], "alpha": 0.05, "caveat": TTEST_CAVEAT,
             "n_train": n_train, "n_test": n_test, "rows": rows}

@@ -176,15 +176,22 @@ def _title(d: Mapping[str, Any], name: str) -> str:
 
 def _fold_rows(d: Mapping[str, Any]) -> list[list[str]]:
     metrics = d["metrics"]
-    rows = [["fold", "train", "test", *[METRIC_LABELS[m] for m in metrics], "loss", "val. loss"]]
+    validated = _validated(d)
+    rows = [["fold", "train", "test", *[METRIC_LABELS[m] for m in metrics], "loss"]
+            + (["val. loss"] if validated else [])]
     for f in d["folds"]:
         rows.append([str(f["fold"]), str(f["n_train"]), str(f["n_test"]),
                      *[_fmt(f["scores"][m]) for m in metrics],
-                     _fmt(f["final_loss"]) if f["epochs_run"] else "-",
-                     _fmt(f["final_val_loss"]) if f["epochs_run"] else "-"])
+                     _fmt(f["final_loss"]) if f["epochs_run"] else "-"]
+                    + ([_fmt(f["final_val_loss"])] if validated else []))
     s = d["summary"]
-    rows.append(["mean ± std", "", "", *[_mean_std(s[m]) for m in metrics], "", ""])
+    rows.append(["mean ± std", "", "", *[_mean_std(s[m]) for m in metrics], ""]
+                + ([""] if validated else []))
     return rows
+
+
+def _validated(d: Mapping[str, Any]) -> bool:
+    return any(v is not None and not math.isnan(v) for v in (f["final_val_loss"] for f in d["folds"]))
 
 
 def _metric_note(d: Mapping[str, Any]) -> str:
@@ -237,8 +244,9 @@ def format_text(d: Mapping[str, Any]) -> str:
         lines.append("Best candidate, per fold:")
     else:
         lines.append("Network, per fold:")
-    lines += _table(_fold_rows(d), align="l" + "r" * (len(metrics) + 4), rule_before_last=True)
-    lines.append(_metric_note(d) + " Loss and val. loss: the last epoch's.")
+    lines += _table(_fold_rows(d), align="l" + "r" * (len(metrics) + 3 + _validated(d)),
+                    rule_before_last=True)
+    lines.append(_metric_note(d) + " Loss: the last epoch's.")
     if len(d["models"]) > 1:
         lines.append("")
         lines.append("Against baselines, on the same folds (mean ± std):")
@@ -451,7 +459,7 @@ def _render_body(report: Report, *, plots: bool) -> str:
     title = "Best candidate, per fold" if search is not None else "Network, per fold"
     parts.append(f'<section id="scores"><h2>{title}</h2>')
     parts.append(_html_table(_fold_rows(d), summary_last=True))
-    parts.append(f"<p>{esc(_metric_note(d))} Loss and val. loss: the last epoch's.</p></section>")
+    parts.append(f"<p>{esc(_metric_note(d))} Loss: the last epoch's.</p></section>")
 
     if len(d["models"]) > 1:
         parts.append('<section id="baselines"><h2>Against baselines, on the same folds</h2>')
