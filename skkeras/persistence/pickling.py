@@ -87,7 +87,11 @@ class PersistenceMixin:
             kind, items = _callback_items(callbacks)
             kept = [(key, _picklable_callback(_callback_name(kind, key), cb)) for key, cb in items]
             state["callbacks"] = _rebuild_callbacks(kind, kept, callbacks)
-        return state
+        from ..custom_objects import portable
+
+        # Keras objects of unregistered custom classes unpickle in a custom-object scope
+        # that lasts that one load (no global registration).
+        return {name: portable(value) for name, value in state.items()}
 
     def save(self, path: PathLike) -> None:
         """Save the fitted estimator to ``path`` (``.h5`` or ``.keras``); see :func:`skkeras.save`."""
