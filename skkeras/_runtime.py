@@ -63,13 +63,37 @@ class BoundedCache:
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._creating: dict[Hashable, threading.Lock] = {}
+        self._creating: dict[Hashable, tuple[threading.Lock, int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[Hashable]:
+        with self._lock:
+            return iter(list(self._entries))
+
+    @contextlib.contextmanager
+    def creating(self, key: Hashable) -> Iterator[None]:
+        """Hold the creation lock of ``key``: threads that need the same missing entry
+        wait for the first to build it (entries of other keys are built meanwhile)."""
+        with self._lock:
+            lock, users = self._creating.get(key, (None, 0))
+            if lock is None:
+                lock = threading.Lock()
+            self._creating[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._creating[key]
+                if users == 1:
+                    del self._creating[key]
+                else:
+                    self._creating[key] = (lock, users - 1)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:
@@ -94,15 +118,11 @@ class BoundedCache:
         value = self.get(key, missing)
         if value is not missing:
             return value
-        with self._lock:
-            creating = self._creating.setdefault(key, threading.Lock())
-        with creating:
+        with self.creating(key):
             value = self.get(key, missing)
             if value is missing:
                 value = create()
                 self.put(key, value)
-        with self._lock:
-            self._creating.pop(key, None)
         return value
 
     def clear(self) -> None:
@@ -152,6 +172,39 @@ def lock_for(obj: Any) -> threading.RLock:
         if lock is None:
             lock = _LOCKS[obj] = threading.RLock()
         return lock
+
+
+_SCOPES = threading.local()
+
+
+@contextlib.contextmanager
+def checkout_scope() -> Iterator[None]:
+    """A scope (one fit, one search) in which :func:`checkout` takes shared objects;
+    those taken in it are released when it ends. Scopes nest."""
+    stack = _SCOPES.__dict__.setdefault("stack", [])
+    taken: list[threading.RLock] = []
+    stack.append(taken)
+    try:
+        yield
+    finally:
+        stack.pop()
+        for lock in reversed(taken):
+            lock.release()
+
+
+def checkout(obj: Any) -> bool:
+    """Take ``obj`` for this thread until the innermost :func:`checkout_scope` ends;
+    False (nothing taken) if another thread has it, or outside any scope when
+    another thread holds its lock. A thread may take what it already holds."""
+    lock = lock_for(obj)
+    if not lock.acquire(blocking=False):
+        return False
+    stack = getattr(_SCOPES, "stack", None)
+    if stack:
+        stack[-1].append(lock)
+    else:  # no scope to release it: only check that it is free
+        lock.release()
+    return True
 
 
 #: Held while a thread builds a model: Keras draws the seeds of new layers from

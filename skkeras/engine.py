@@ -24,15 +24,15 @@ says why, and the caller falls back to ``Model.fit``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
+from . import _runtime
 from .building import without_tensorflow_lookup
 from .compilation_cache import enable_from_environment
 from .inputs import n_rows
@@ -51,16 +51,21 @@ ROW_BUCKET = 256
 #: Compiled programs kept for reuse (least recently used dropped first).
 PROGRAM_CACHE_SIZE = 16
 
-# Compiled programs, their templates and reused models are shared by every fit in
-# the process; on TensorFlow a program even runs on its template's variables.
-_SHARED_STATE = threading.RLock()
 
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """The scope of one fit or search in this thread.
 
-def exclusive() -> threading.RLock:
-    """The lock a thread holds while it trains or predicts with the shared programs
-    and models: fits in threads (joblib's threading backend, a threaded Dask worker)
-    then take turns instead of corrupting each other's state."""
-    return _SHARED_STATE
+    There is no process-wide lock: fits in threads (joblib's threading backend, a
+    threaded Dask worker) run at once. Each shared object locks itself while a
+    thread uses it: a compiled program for the length of a training (see
+    :func:`train_fast`), a model build for the seeds it draws
+    (:func:`skkeras.seeding.scoped_seed`), and a reused model
+    (:func:`skkeras.reuse.workbench`) from the moment a fit takes it until this
+    scope ends, so the fit's trained values are read before another fit trains it.
+    """
+    with _runtime.checkout_scope():
+        yield
 
 
 _BATCH_HOOKS = (
@@ -312,7 +317,8 @@ def _input_signature(x: Any) -> str:
     return repr((x.shape[1:], str(x.dtype)))
 
 
-_PROGRAMS: OrderedDict[str, _Program] = OrderedDict()
+_PROGRAMS: _runtime.BoundedCache = _runtime.register(
+    "compiled programs", _runtime.BoundedCache(PROGRAM_CACHE_SIZE))
 
 
 def clear_program_cache() -> None:
@@ -329,19 +335,19 @@ def _variable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
 def _program_for(
     model: keras.Model, key: str | None, jit_compile: bool, sample: tuple[Any, ...]
 ) -> _Program:
-    if key is not None and key in _PROGRAMS:
-        program = _PROGRAMS[key]
-        if _variable_shapes(program.template) == _variable_shapes(model):
-            _PROGRAMS.move_to_end(key)
-            return program
-    template = _private_template(model, sample) if key is not None else None
-    if template is None:  # not reusable: a program for this model alone
+    if key is None:
         return _compile_program(model, jit_compile)
-    program = _compile_program(template, jit_compile)
-    _PROGRAMS[key] = program
-    while len(_PROGRAMS) > PROGRAM_CACHE_SIZE:
-        _PROGRAMS.popitem(last=False)
-    return program
+    shapes = _variable_shapes(model)
+    with _PROGRAMS.creating(key):  # two threads needing one program compile it once
+        program = _PROGRAMS.get(key)
+        if program is not None and _variable_shapes(program.template) == shapes:
+            return program
+        template = _private_template(model, sample)
+        if template is None:  # not reusable: a program for this model alone
+            return _compile_program(model, jit_compile)
+        program = _compile_program(template, jit_compile)
+        _PROGRAMS.put(key, program)
+        return program
 
 
 def _private_template(model: keras.Model, sample: tuple[Any, ...]) -> keras.Model | None:
@@ -747,9 +753,11 @@ def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any,
 
 # ----------------------------------------------------------------- training
 def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
-    """Assign ``values`` to ``variables``, one to one."""
+    """Assign ``values`` to ``variables``, one to one (and note that weights changed:
+    prediction's snapshots on TensorFlow are read again)."""
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
+    _runtime.bump_weights_generation()
 
 
 def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
@@ -780,9 +788,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     ``snapshots``, a dict whose keys are epoch counts, receives the model's
     :class:`~skkeras.training.TrainedState` after each of those epochs.
     """
-    model, x, y, sample_weight = job.model, job.x, job.y, job.sample_weight
-    epochs, batch_size, first_epoch = job.epochs, job.batch_size, job.first_epoch
-    seed, shuffle, callbacks, verbose = job.seed, job.shuffle, job.callbacks, job.verbose
+    model, x, y, batch_size = job.model, job.x, job.y, job.batch_size
     jit_compile = default_jit_compile(model) if job.jit_compile is None else job.jit_compile
     n = n_rows(x)
     rows = row_bucket(n)
@@ -797,6 +803,19 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
         key += (f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|plan{max_batches}x{width}"
                 f"|rows{rows}|xla{jit_compile}")
     program = _program_for(model, key, jit_compile, (x, y, batch_size))
+    # A program is shared by the fits of one architecture (on TensorFlow it trains
+    # its template's variables): one fit at a time trains on it.
+    with _runtime.lock_for(program):
+        return _train_on(program, job, snapshots, n, rows, max_batches, width)
+
+
+def _train_on(
+    program: _Program, job: TrainingJob, snapshots: dict[int, Any] | None,
+    n: int, rows: int, max_batches: int, width: int,
+) -> dict[str, list[float]]:
+    model, x, y, sample_weight = job.model, job.x, job.y, job.sample_weight
+    epochs, batch_size, first_epoch = job.epochs, job.batch_size, job.first_epoch
+    seed, shuffle, callbacks, verbose = job.seed, job.shuffle, job.callbacks, job.verbose
     renames = log_renames(program.template, model)
     data = _device_data(x, y, rows)
     validation = _validation_inputs(job.validation_data, job.validation_batch_size or batch_size)

@@ -31,6 +31,7 @@ for every fit.
 
 from __future__ import annotations
 
+import threading
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -40,6 +41,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import _runtime
 from .training import TrainedState
 
 #: Workbenches kept (least recently used dropped first); each holds one built model.
@@ -78,7 +80,9 @@ class DeferredModel:
         return model
 
 
-_WORKBENCHES: OrderedDict[Hashable, Workbench] = OrderedDict()
+_WORKBENCHES: OrderedDict[Hashable, Workbench] = _runtime.register("workbenches", OrderedDict())
+#: Guards the two registries above and below (not the builds, nor the training).
+_LOCK = threading.RLock()
 
 
 class FactsRead(dict):
@@ -139,7 +143,8 @@ class FactsRead(dict):
 
 
 #: For each recipe, the sets of facts its builds have read (None: all of them).
-_READS: OrderedDict[Hashable, list[frozenset[str] | None]] = OrderedDict()
+_READS: OrderedDict[Hashable, list[frozenset[str] | None]] = _runtime.register(
+    "facts read by builds", OrderedDict())
 
 
 def workbench(
@@ -153,31 +158,39 @@ def workbench(
     A build depends only on what it reads, and reads the same facts again when
     they hold the same values, so a workbench built from other data serves
     this fit when they agree on those facts.
+
+    The workbench is taken for this thread until the current
+    :func:`skkeras.engine.exclusive` scope ends (the fit's); while another thread
+    has it, this returns None and the fit builds a model of its own (same numbers).
     """
     if key is None or MAX_WORKBENCHES <= 0:
         return None
     recipe, referents = key
     try:
-        for reads in _READS.get(recipe, []):
-            full = (recipe, _facts_token(meta, reads, referents))
-            if full in _WORKBENCHES:
-                _WORKBENCHES.move_to_end(full)
-                return _WORKBENCHES[full]
+        with _LOCK:
+            for reads in list(_READS.get(recipe, [])):
+                full = (recipe, _facts_token(meta, reads, referents))
+                if full in _WORKBENCHES:
+                    _WORKBENCHES.move_to_end(full)
+                    bench = _WORKBENCHES[full]
+                    return bench if _runtime.checkout(bench.model) else None
         facts = FactsRead(meta)
         bench = Workbench(build(facts), referents=referents)
         reads = facts.reads()
         full = (recipe, _facts_token(meta, reads, referents))
     except _NotComparable:  # a fact that cannot be compared exactly: no reuse
         return None
-    known = _READS.setdefault(recipe, [])
-    if reads not in known:
-        known.append(reads)
-    _READS.move_to_end(recipe)
-    while len(_READS) > 4 * MAX_WORKBENCHES:
-        _READS.popitem(last=False)
-    _WORKBENCHES[full] = bench
-    while len(_WORKBENCHES) > MAX_WORKBENCHES:
-        _WORKBENCHES.popitem(last=False)
+    _runtime.checkout(bench.model)  # new: nobody else has it
+    with _LOCK:
+        known = _READS.setdefault(recipe, [])
+        if reads not in known:
+            known.append(reads)
+        _READS.move_to_end(recipe)
+        while len(_READS) > 4 * MAX_WORKBENCHES:
+            _READS.popitem(last=False)
+        _WORKBENCHES[full] = bench
+        while len(_WORKBENCHES) > MAX_WORKBENCHES:
+            _WORKBENCHES.popitem(last=False)
     return bench
 
 
@@ -192,8 +205,9 @@ class _Missing:
 
 def clear_workbenches() -> None:
     """Forget every workbench (the next fit of each recipe builds again)."""
-    _WORKBENCHES.clear()
-    _READS.clear()
+    with _LOCK:
+        _WORKBENCHES.clear()
+        _READS.clear()
 
 
 class _NotComparable(Exception):

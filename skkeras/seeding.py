@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
+from . import _runtime
+
 _MAX_SEED = 2**31 - 1
 
 
@@ -53,8 +55,15 @@ def scoped_seed(seed: int) -> Iterator[None]:
     Keras draws its default seeds from its own private ``random.Random(seed)`` in
     the block, not from the module that every thread shares: another thread
     drawing from ``random`` meanwhile (a Dask worker's event loop does) would
-    otherwise shift the seeds of the layers built here.
+    otherwise shift the seeds of the layers built here. Blocks in different
+    threads take turns (:data:`skkeras._runtime.BUILD_LOCK`): the state they set
+    is the process's.
     """
+    with _runtime.BUILD_LOCK:
+        yield from _scoped_seed(seed)
+
+
+def _scoped_seed(seed: int) -> Iterator[None]:
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
 

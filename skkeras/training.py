@@ -8,6 +8,7 @@ that fits repeat exactly and a short fit is the prefix of a longer one.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,8 +231,11 @@ def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple
 
 
 # Results trained ahead by a search, by fit key, and the batch plans its runs
-# shared, by program group; innermost context last.
-_TRAINED_AHEAD: list[tuple[dict[str, TrainedState], dict[str, tuple[int, int]]]] = []
+# shared, by program group; innermost context last. A context variable: searches
+# in different threads (or asyncio tasks) never see each other's results.
+_TRAINED_AHEAD: contextvars.ContextVar[
+    tuple[tuple[dict[str, TrainedState], dict[str, tuple[int, int]]], ...]
+] = contextvars.ContextVar("skkeras_trained_ahead", default=())
 
 
 @contextlib.contextmanager
@@ -243,18 +247,21 @@ def trained_ahead(
     results added to the dict while the block runs are found too. A fit trained
     in the block (the refit) uses the batch plan ``shared_slots`` gives its program
     group, so it runs on the program the search compiled."""
-    _TRAINED_AHEAD.append((results, shared_slots if shared_slots is not None else {}))
+    context = (results, shared_slots if shared_slots is not None else {})
+    token = _TRAINED_AHEAD.set((*_TRAINED_AHEAD.get(), context))
     try:
         yield
     finally:
-        _TRAINED_AHEAD.pop()
+        _TRAINED_AHEAD.reset(token)
 
 
 def lookup_trained_ahead(key: str) -> TrainedState | None:
     """The result trained ahead for the fit with ``key``, removed so it serves once."""
-    return _TRAINED_AHEAD[-1][0].pop(key, None) if _TRAINED_AHEAD else None
+    contexts = _TRAINED_AHEAD.get()
+    return contexts[-1][0].pop(key, None) if contexts else None
 
 
 def slots_shared_in_search() -> dict[str, tuple[int, int]]:
     """The batch plans the runs of the current search shared, by program group."""
-    return _TRAINED_AHEAD[-1][1] if _TRAINED_AHEAD else {}
+    contexts = _TRAINED_AHEAD.get()
+    return contexts[-1][1] if contexts else {}
