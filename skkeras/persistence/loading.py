@@ -380,6 +380,11 @@ def _compile_for_refusal(estimator: Any, model: Any, state: dict) -> None:
     has an optimizer, like every fitted model)."""
     names = set()
     _collect_keras_objects(state["keras"].get("compile_config"), names)
+    for name in ("loss", "metrics", "optimizer"):  # what the estimator's own parameters lost
+        value = getattr(estimator, name, None)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, UnrestoredParam):
+                names.add(item.description)
     description = ", ".join(sorted(names)) or "custom objects"
     placeholder = UncompiledModel("loss", description, "they are not registered with Keras nor trusted")
     try:
