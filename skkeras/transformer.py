@@ -82,6 +82,9 @@ class KerasTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasR
     ['kerastransformer0', 'kerastransformer1']
     """
 
+    #: Fitted attributes beyond the base class's, kept by skkeras.save (skkeras.persistence).
+    _fitted_schema = {"layer_": str, "n_features_out_": int}
+
     def __init__(
         self,
         model: Callable[..., keras.Model] | keras.Model | None = None,

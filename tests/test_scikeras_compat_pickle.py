@@ -106,11 +106,6 @@ def test_scoped_deepcopy_of_a_custom_loss():
     assert isinstance(scoped_deepcopy(loss), custom.AbsoluteLoss)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs PersistenceMixin.__getstate__ to apply skkeras.custom_objects.portable to the "
-    "state (requested from engineer A on the board); remove this mark when it lands",
-)
 @pytest.mark.parametrize("build, params", [
     (custom.build_functional, {"loss": custom.squared_error}),
     (custom.build_functional, {"loss": custom.AbsoluteLoss()}),

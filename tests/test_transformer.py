@@ -134,3 +134,15 @@ def test_jax_backend():
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_save_and_load_keep_the_layer(X, tmp_path):
+    import skkeras
+
+    embed = KerasTransformer(autoencoder, layer="enc", epochs=1, random_state=0).fit(X)
+    path = tmp_path / "embed.keras"
+    skkeras.save(embed, path)
+    loaded = skkeras.load(path)
+    assert isinstance(loaded, KerasTransformer)
+    assert (loaded.layer_, loaded.n_features_out_) == ("enc", 4)
+    np.testing.assert_allclose(loaded.transform(X), embed.transform(X), rtol=1e-6)
