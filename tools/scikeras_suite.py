@@ -296,9 +296,10 @@ def page_blocks(path: Path) -> list[str]:
             blocks.append(block)
     cleaned = []
     for block in blocks:
-        kept = [ln for ln in block.splitlines()
-                if not ln.lstrip().startswith(("!", "%"))]
-        if any(ln.strip() for ln in kept):
+        # Shell and IPython magic lines become ``pass`` (a body may consist of one).
+        kept = [ln[:len(ln) - len(ln.lstrip())] + "pass" if ln.lstrip().startswith(("!", "%"))
+                else ln for ln in block.splitlines()]
+        if any(ln.strip() not in ("", "pass") for ln in kept):
             cleaned.append("\n".join(kept) + "\n")
     return cleaned
 
