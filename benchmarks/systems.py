@@ -59,6 +59,10 @@ class System:
         """The Pima classifier (Dense 12-8-1 or its equivalent)."""
         raise NotImplementedError
 
+    def custom_classifier(self, builder: Any, epochs: int, batch_size: int) -> Any:
+        """A classifier of the Keras model ``builder(meta)`` returns (W6, W7); Keras systems only."""
+        raise NotImplementedError(f"{self.label} does not wrap a Keras model")
+
     def regressor(self, epochs: int, batch_size: int) -> Any:
         """The California housing regressor (Dense 64-32-1 or its equivalent)."""
         raise NotImplementedError
@@ -119,6 +123,9 @@ class SkkerasSystem(System):
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
+
+    def custom_classifier(self, builder: Any, epochs: int, batch_size: int) -> Any:
+        return _wrapper(self.module, "KerasClassifier", builder, epochs, batch_size)
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
@@ -210,6 +217,9 @@ class ScikerasSystem(System):
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
+
+    def custom_classifier(self, builder: Any, epochs: int, batch_size: int) -> Any:
+        return _wrapper(self.module, "KerasClassifier", builder, epochs, batch_size)
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)

@@ -435,6 +435,11 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
+from benchmarks.runtime_workloads import RUNTIME_WORKLOADS  # noqa: E402 (it imports this module)
+
+WORKLOADS.update((w.name, w) for w in RUNTIME_WORKLOADS)
+
+
 def resolve_workload(name: str) -> Workload:
     """The workload called ``name`` (case-insensitive: ``w1`` or ``W1``)."""
     key = name.strip().upper()

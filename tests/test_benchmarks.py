@@ -122,7 +122,7 @@ def test_script_entry_point_help() -> None:
 
 def test_options_defaults_aliases_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     options = parse_options([])
-    assert [w.name for w in options.workloads] == ["W1", "W2", "W3", "W4"]
+    assert [w.name for w in options.workloads] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
     assert [s.name for s in options.systems] == list(SYSTEMS)
     assert options.repeat == 3 and not options.quick and options.backend == "tensorflow"
     assert options.out == Path("bench-results")
