@@ -1,16 +1,20 @@
-"""The training loop: skkeras's own seeded batch order, fed to ``keras.Model.fit``.
+"""Training dispatch: the fast engine or ``keras.Model.fit``, and the checks after it.
 
-skkeras decides the order of samples in every epoch (see
-:func:`skkeras.seeding.epoch_permutation`), instead of letting Keras shuffle, so
-that fits repeat exactly and a short fit is the prefix of a longer one.
+:func:`choose_path` says how a job trains (the compiled fast path of
+:mod:`skkeras.engine`, or ``Model.fit`` and why); :func:`train` runs it;
+:func:`check_divergence` turns a non-finite loss or weight into an error, as
+scikit-learn's MLP does. On either path skkeras decides the order of samples in
+every epoch (see :func:`skkeras.seeding.epoch_permutation`), instead of letting
+Keras shuffle, so that fits repeat exactly and a short fit is the prefix of a
+longer one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import joblib
@@ -19,8 +23,14 @@ import numpy as np
 
 from . import engine as fast_engine
 from .inputs import n_rows, take_rows
+from .job import TrainedState, TrainingJob
 from .routing import check_routed_arguments
 from .seeding import epoch_permutation, seeded_torch_dropout
+
+__all__ = [
+    "ENGINES", "TrainedState", "TrainingJob", "check_divergence", "choose_path",
+    "default_batch_size", "fit_keys", "search_active", "train",
+]
 
 #: Keras ``fit`` arguments that skkeras sets itself; users set them as estimator params.
 RESERVED_FIT_ARGUMENTS = frozenset(
@@ -79,9 +89,10 @@ class EpochBatches(keras.utils.PyDataset):
         epoch, batch = divmod(index, self.batches_per_epoch)
         order = self.epoch_order(self.first_epoch + epoch)
         rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        y = None if self.y is None else take_rows(self.y, rows)
         if self.sample_weight is None:
-            return take_rows(self.x, rows), self.y[rows]
-        return take_rows(self.x, rows), self.y[rows], self.sample_weight[rows]
+            return (take_rows(self.x, rows),) if y is None else (take_rows(self.x, rows), y)
+        return take_rows(self.x, rows), y, self.sample_weight[rows]
 
 
 def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
@@ -116,96 +127,79 @@ def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
 ENGINES = ("auto", "fast", "keras")
 
 
-def train(job: TrainingJob) -> dict[str, list[float]]:
-    """Train the job's model for its epochs and return the per-epoch history.
+def _structure_blockers(job: TrainingJob) -> list[str]:
+    """Reasons in the job's data (not its model) that keep it off the fast path."""
+    if job.y is None:
+        return ["no targets (y=None)"]
+    if not isinstance(job.y, np.ndarray):
+        return [f"targets as a {type(job.y).__name__} of arrays (multi-output)"]
+    return []
+
+
+def choose_path(job: TrainingJob) -> str:
+    """How ``job`` trains: ``"fast"``, or ``"keras: <why>"`` for ``keras.Model.fit``.
 
     ``engine="auto"`` takes the compiled fast path (:mod:`skkeras.engine`) where it
-    applies and ``keras.Model.fit`` elsewhere; ``"fast"`` insists on the fast path
-    (an error says what prevents it); ``"keras"`` always uses ``Model.fit``.
+    applies and ``Model.fit`` elsewhere; ``"fast"`` insists on the fast path (a
+    ValueError says what prevents it); ``"keras"`` always uses ``Model.fit``.
     """
     if job.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {job.engine!r}.")
-    check_routed_arguments(job.model.fit, job.fit_kwargs, "fit")
-    reasons = fast_engine.blockers(
+    if job.engine == "keras":
+        return "keras: engine='keras'"
+    if "fit" in vars(job.model):
+        return "keras: model.fit is replaced on the model instance (it is called)"
+    reasons = _structure_blockers(job) or fast_engine.blockers(
         job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
         batch_size=job.batch_size,
-    ) if job.engine != "keras" else []
+    )
     if job.engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
-    if job.engine == "keras" or reasons:
-        return train_with_fit(job)
-    return fast_engine.train_fast(job)
+    return "keras: " + "; ".join(reasons) if reasons else "fast"
 
 
-@dataclass
-class TrainedState:
-    """A model's variables after training, and the history that led there."""
+def train(job: TrainingJob, path: str | None = None) -> dict[str, list[float]]:
+    """Train the job's model for its epochs and return the per-epoch history.
 
-    trainable: list[np.ndarray]
-    non_trainable: list[np.ndarray]
-    optimizer: list[np.ndarray]
-    history: dict[str, list[float]]
-
-    @classmethod
-    def of(cls, model: keras.Model, history: Mapping[str, Sequence[float]]) -> TrainedState:
-        def values(variables):
-            return [keras.ops.convert_to_numpy(v).copy() for v in variables]
-
-        return cls(
-            values(model.trainable_variables), values(model.non_trainable_variables),
-            values(model.optimizer.variables),
-            {name: [float(v) for v in h] for name, h in history.items()},
-        )
-
-    def apply_to(self, model: keras.Model) -> dict[str, list[float]]:
-        groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
-        for variables, values in zip(groups, (self.trainable, self.non_trainable, self.optimizer), strict=True):
-            fast_engine.assign_values(variables, values)
-        return {name: list(h) for name, h in self.history.items()}
-
-
-@dataclass
-class TrainingJob:
-    """One fit's training: the built model, its encoded data, and how to train it.
-
-    The estimators build a job and run it; a search builds the jobs of many fits
-    first, trains them together (:mod:`skkeras.packing`), and lets each fit find
-    its result by :meth:`fingerprint`.
+    ``path`` is :func:`choose_path`'s answer, if the caller already asked.
     """
+    check_routed_arguments(job.model.fit, job.fit_kwargs, "fit")
+    if path is None:
+        path = choose_path(job)
+    if path == "fast":
+        return fast_engine.train_fast(job)
+    return train_with_fit(job)
 
-    model: keras.Model
-    x: np.ndarray | Mapping[str, np.ndarray]
-    y: np.ndarray
-    sample_weight: np.ndarray | None
-    epochs: int
-    batch_size: int
-    first_epoch: int
-    seed: int
-    shuffle: bool
-    callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
-    validation_data: tuple[Any, ...] | None = None
-    validation_batch_size: int | None = None
-    verbose: int = 0
-    fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    engine: str = "auto"
-    #: XLA for the fast path: None lets skkeras choose (see engine.default_jit_compile).
-    jit_compile: bool | None = None
-    #: (batches, rows per batch) of the compiled program's batch plan, when runs with
-    #: different batch sizes share one program (:func:`skkeras.packing.share_programs`);
-    #: None: this job's own (its batch size, and the batches its rows need).
-    slots: tuple[int, int] | None = None
-    #: The values training starts from, for a model reused across fits
-    #: (:mod:`skkeras.reuse`); None starts from the model's current values.
-    initial: TrainedState | None = None
 
-    def run(self) -> dict[str, list[float]]:
-        """Train the model; return the history."""
-        return train(self)
+def check_divergence(
+    history: Mapping[str, Sequence[float]], variables: Sequence[Any] = (), *,
+    first_epoch: int = 0,
+) -> None:
+    """Raise a ValueError if training diverged: a non-finite ``loss`` in ``history``
+    or a non-finite value among ``variables`` (arrays or Keras variables).
 
-    def reset_model(self) -> None:
-        """Put the starting values into the model, if the job has its own."""
-        if self.initial is not None:
-            self.initial.apply_to(self.model)
+    The message names the first epoch (counted from 1 over the estimator's whole
+    training, ``first_epoch`` epochs having run before this history) and suggests
+    the usual remedies, as scikit-learn's MLP does.
+    """
+    losses = list(history.get("loss", []))
+    bad = next((i for i, value in enumerate(losses) if not math.isfinite(value)), None)
+    if bad is None:
+        for variable in variables:
+            values = keras.ops.convert_to_numpy(variable) if not isinstance(variable, np.ndarray) else variable
+            if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
+                bad = max(len(losses) - 1, 0)
+                what = "the model's weights became non-finite (NaN or inf)"
+                break
+        else:
+            return
+    else:
+        what = f"the loss became {losses[bad]}"
+    raise ValueError(
+        f"Training diverged at epoch {first_epoch + bad + 1}: {what}. Scale the inputs "
+        "(e.g. with sklearn.preprocessing.StandardScaler in a Pipeline) or lower the "
+        "learning rate (optimizer__learning_rate=...)."
+    )
 
 
 def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple[str, str] | None:
@@ -220,14 +214,19 @@ def fit_keys(estimator: Any, X: Any, y: Any, weights: Any, epochs: int) -> tuple
     params = estimator.get_params(deep=False)
     if not isinstance(params.get("random_state"), int | np.integer):
         return None
-    params.pop("epochs", None)
-    for noise in ("verbose",):
-        params.pop(noise, None)
+    for name in ("epochs", "fit__epochs", "verbose", "fit__verbose"):  # epochs: given; verbose: noise
+        params.pop(name, None)
     try:
         run = joblib.hash((type(estimator).__qualname__, params, X, y, weights))
     except Exception:  # a lambda builder or an unpicklable callback
         return None
     return joblib.hash((run, int(epochs))), run
+
+
+def search_active() -> bool:
+    """Whether a search is training fits ahead (see :func:`trained_ahead`): only then
+    does a fit need its keys, which hash its data."""
+    return bool(_TRAINED_AHEAD.get())
 
 
 # Results trained ahead by a search, by fit key, and the batch plans its runs
