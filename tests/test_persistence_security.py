@@ -460,3 +460,33 @@ def test_keras_registered_objects_are_trusted(honest, tmp_path):
 def test_trusted_is_checked(honest, trusted, problem):
     with pytest.raises(ValueError, match=problem):
         load(honest["files"][".keras"], trusted=trusted)
+
+
+def test_schema_holds_even_for_files_you_trust(honest, tmp_path):
+    """safe_mode=False trusts references, never names: the schema still applies."""
+    def edit(state):
+        state["fitted"]["predict_proba"] = ref("os:system")
+
+    with pytest.raises(ModelFileError, match="fitted attribute 'predict_proba'"):
+        load(hostile(honest, tmp_path, ".h5", edit), safe_mode=False)
+
+
+def test_from_model_refuses_code_in_an_h5_training_config(tmp_path):
+    import json
+
+    import h5py
+
+    marker = tmp_path / "pwned"
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="adam")
+    path = tmp_path / "plain.h5"
+    keras.saving.save_model(model, path)
+    with h5py.File(path, "a") as f:
+        config = json.loads(f.attrs["training_config"])
+        config["loss"] = _with_marker(KERAS_CONFIGS["os"], marker)
+        config["optimizer_config"] = _with_marker(KERAS_CONFIGS["subprocess"], marker)
+        f.attrs["training_config"] = json.dumps(config)
+    with pytest.raises(ModelFileError, match=str(path)):
+        KerasRegressor.from_model(path)
+    gc.collect()
+    assert not marker.exists()
