@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
 #: The dtype the models see. Keras layers default to float32.
@@ -52,11 +53,29 @@ def _check_dict_input(X: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def n_rows(X: np.ndarray | Mapping[str, np.ndarray]) -> int:
-    """Number of samples in validated X (an array or a dict of arrays)."""
+def n_rows(X: np.ndarray | Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> int:
+    """Number of samples in validated X (an array, or a dict or list of arrays)."""
     if isinstance(X, Mapping):
         return len(next(iter(X.values())))
+    if isinstance(X, list | tuple):
+        return len(X[0])
     return len(X)
+
+
+def check_float32_range(X: Any, name: str = "X") -> None:
+    """Raise a ValueError if float64 values of X would overflow the models' float32."""
+    if isinstance(X, Mapping):
+        for key, value in X.items():
+            check_float32_range(value, f"{name}[{key!r}]")
+        return
+    if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.size:
+        largest = float(np.max(np.abs(X)))
+        if largest > np.finfo(MODEL_DTYPE).max:
+            raise ValueError(
+                f"{name} has values as large as {largest:.3g}, beyond float32's range "
+                f"(about 3.4e38): the model computes in float32, where they become inf. "
+                f"Scale {name} (e.g. with sklearn.preprocessing.StandardScaler)."
+            )
 
 
 def validate_features(
@@ -69,10 +88,11 @@ def validate_features(
     """
     reject_sparse(X)
     if _is_dict_input(X):
-        return _check_dict_input(X)
-    return validate_data(
-        estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64)
-    )
+        X = _check_dict_input(X)
+    else:
+        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64))
+    check_float32_range(X)
+    return X
 
 
 def validate_features_and_target(
@@ -99,11 +119,16 @@ def validate_features_and_target(
             raise ValueError(
                 f"X has {n_rows(arrays)} rows but y has {len(y)}: they must match."
             )
-        return arrays, y
-    return validate_data(
-        estimator, X, y, reset=True, allow_nd=True, multi_output=True,
-        dtype=(np.float32, np.float64), y_numeric=y_numeric,
-    )
+        X = arrays
+    else:
+        X, y = validate_data(
+            estimator, X, y, reset=True, allow_nd=True, multi_output=True,
+            dtype=(np.float32, np.float64), y_numeric=y_numeric,
+        )
+    check_float32_range(X)
+    if y_numeric:
+        check_float32_range(np.asarray(y), "y")
+    return X, y
 
 
 def _column_indices(
@@ -155,10 +180,62 @@ def split_inputs(
     }
 
 
-def take_rows(
-    X: np.ndarray | Mapping[str, np.ndarray], rows: np.ndarray | slice
-) -> np.ndarray | dict[str, np.ndarray]:
-    """Rows of model inputs, whether one array or a dict of arrays."""
+def take_rows(X: Any, rows: np.ndarray | slice) -> Any:
+    """Rows of model inputs or targets: one array, a dict or list of arrays, or None."""
+    if X is None:
+        return None
     if isinstance(X, Mapping):
         return {name: a[rows] for name, a in X.items()}
+    if isinstance(X, list | tuple):
+        return [a[rows] for a in X]
     return X[rows]
+
+
+class FeatureEncoder(TransformerMixin, BaseEstimator):
+    """The default ``feature_encoder``: validated X as the model's inputs, in float32.
+
+    A dict of arrays stays a dict. With ``inputs`` (``{input_name: columns}``) a
+    2-D X is split into one array per named model input (see :func:`split_inputs`);
+    otherwise X passes through. ``inverse_transform`` undoes the split.
+
+    Parameters
+    ----------
+    inputs : dict or None, default=None
+        The estimator's ``inputs`` parameter.
+    feature_names : array of str or None, default=None
+        Column names of X, for ``inputs`` given by name.
+
+    Attributes
+    ----------
+    input_shapes_ : dict
+        Shape of one sample of each model input, by input name (``"features"``
+        for a single unnamed input).
+    named_inputs_ : bool
+        Whether the model is fed a dict of named inputs.
+    """
+
+    def __init__(self, inputs: InputColumns | None = None, feature_names: Any = None) -> None:
+        self.inputs = inputs
+        self.feature_names = feature_names
+
+    def fit(self, X: Any, y: Any = None) -> FeatureEncoder:
+        sample = self.transform(take_rows(X, slice(0, 1)))
+        if isinstance(sample, Mapping):
+            self.input_shapes_ = {name: tuple(a.shape[1:]) for name, a in sample.items()}
+        else:
+            self.input_shapes_ = {"features": tuple(sample.shape[1:])}
+        self.named_inputs_ = isinstance(sample, Mapping)
+        self.n_columns_ = X.shape[1] if isinstance(X, np.ndarray) and X.ndim == 2 else None
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return split_inputs(X, self.inputs, self.feature_names)
+
+    def inverse_transform(self, X: Any) -> Any:
+        if self.inputs is None or not isinstance(X, Mapping) or self.n_columns_ is None:
+            return X
+        first = next(iter(X.values()))
+        out = np.zeros((len(first), self.n_columns_), dtype=first.dtype)
+        for name, columns in self.inputs.items():
+            out[:, _column_indices(columns, self.feature_names, name)] = X[name]
+        return out

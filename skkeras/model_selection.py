@@ -43,7 +43,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
 from . import engine, packing
-from .training import TrainedState, TrainingJob, trained_ahead
+from .job import TrainedState, TrainingJob
+from .training import trained_ahead
 from .wrappers import BaseWrapper
 
 #: Default limit on models trained in one pack (memory grows with it).
@@ -72,7 +73,7 @@ def _plan_fit(estimator, params, X, y, train, fit_params):
         weights = _safe_indexing(weights, train)
     if preprocessing is not None:
         X_train = preprocessing.fit_transform(X_train, y_train)
-    keys = net._plan_fit(X_train, y_train, weights, build=False).keys
+    keys = net.fit_key(X_train, y_train, weights)
     if keys is None:
         return None
     return net, (X_train, y_train, weights), keys
@@ -99,7 +100,7 @@ class _Plan:
         jobs = []
         for net, data, stops in self.runs.values():
             try:
-                job = net._plan_fit(*data).job
+                job = net.training_job(*data)
             except Exception:  # the fit itself will raise it, where scikit-learn expects
                 job = None
             if job is None or not packing.epoch_path_safe(job):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
@@ -238,3 +239,109 @@ def _ravel_column(y: np.ndarray) -> np.ndarray:
         )
         return y[:, 0]
     return y
+
+
+class ClassificationEncoder(TransformerMixin, BaseEstimator):
+    """The default ``target_encoder`` of :class:`~skkeras.KerasClassifier`.
+
+    ``fit`` learns the classes (:class:`ClassificationTarget`); once the model is
+    built, :meth:`match_model` picks the encoding its loss and output width want
+    (one sigmoid unit, class indices, one-hot rows, or one sigmoid per label);
+    ``transform`` encodes labels for Keras and ``inverse_transform`` turns model
+    outputs back into labels (or probabilities, with ``return_proba=True``).
+
+    Parameters
+    ----------
+    classes : array-like or None, default=None
+        Every label, when y may not show them all (``partial_fit(classes=...)``).
+
+    Attributes
+    ----------
+    target_ : ClassificationTarget
+    """
+
+    def __init__(self, classes: Any = None) -> None:
+        self.classes = classes
+
+    @classmethod
+    def from_target(cls, target: ClassificationTarget) -> ClassificationEncoder:
+        """An encoder fitted to ``target`` (for models trained elsewhere, and loading)."""
+        encoder = cls()
+        encoder.target_ = target
+        return encoder
+
+    def fit(self, y: Any, X: Any = None) -> ClassificationEncoder:
+        self.target_ = ClassificationTarget.from_y(np.asarray(y), self.classes)
+        return self
+
+    def get_metadata(self) -> dict[str, Any]:
+        """Facts a model builder reads from ``meta``."""
+        target = self.target_
+        return {
+            "target_type_": target.target_type, "classes_": target.classes,
+            "n_classes_": target.n_classes, "n_outputs_": target.n_outputs,
+            "n_outputs_expected_": target.n_outputs_expected,
+        }
+
+    def match_model(self, loss: Any, n_output_units: int) -> None:
+        """Choose the encoding for a model with this loss and output width."""
+        self.target_.encoding = self.target_.choose_encoding(loss, n_output_units)
+
+    def transform(self, y: Any) -> np.ndarray:
+        return self.target_.encode(np.asarray(y))
+
+    def predict_proba(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs -> class probabilities, shape (n_samples, n_classes)."""
+        return self.target_.probabilities(outputs)
+
+    def inverse_transform(
+        self, outputs: np.ndarray, return_proba: bool = False, threshold: float | None = None
+    ) -> np.ndarray:
+        probabilities = self.predict_proba(outputs)
+        return probabilities if return_proba else self.target_.labels(probabilities, threshold)
+
+    def decision_function(self, outputs: np.ndarray) -> np.ndarray:
+        return self.target_.decision(self.predict_proba(outputs))
+
+
+class RegressionEncoder(TransformerMixin, BaseEstimator):
+    """The default ``target_encoder`` of :class:`~skkeras.KerasRegressor`: float32
+    targets as columns for Keras, predictions back in y's shape, as float64.
+
+    Attributes
+    ----------
+    target_ : RegressionTarget
+    """
+
+    @classmethod
+    def from_target(cls, target: RegressionTarget) -> RegressionEncoder:
+        """An encoder fitted to ``target`` (for models trained elsewhere, and loading)."""
+        encoder = cls()
+        encoder.target_ = target
+        return encoder
+
+    def fit(self, y: Any, X: Any = None) -> RegressionEncoder:
+        self.target_ = RegressionTarget.from_y(np.asarray(y))
+        return self
+
+    def get_metadata(self) -> dict[str, Any]:
+        """Facts a model builder reads from ``meta``."""
+        return {
+            "target_type_": self.target_.target_type, "n_outputs_": self.target_.n_outputs,
+            "n_outputs_expected_": self.target_.n_outputs,
+        }
+
+    def match_model(self, loss: Any, n_output_units: int) -> None:
+        """Check that the model has one output unit per target."""
+        if n_output_units != self.target_.n_outputs:
+            raise ValueError(
+                f"The model outputs {n_output_units} values per sample but y has "
+                f"{self.target_.n_outputs} target(s): the output layer needs "
+                f"{self.target_.n_outputs} unit(s)."
+            )
+
+    def transform(self, y: Any) -> np.ndarray:
+        return self.target_.encode(np.asarray(y))
+
+    def inverse_transform(self, outputs: np.ndarray) -> np.ndarray:
+        return self.target_.decode(outputs)

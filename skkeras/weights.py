@@ -19,19 +19,20 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     )
     if not np.any(weights > 0):
         raise ValueError(
-            "Sample weights must contain at least one non-zero number: all sample "
-            "weights are zero, so no sample would be trained on."
+            "Sample weights must contain at least one non-zero number: only zeros were "
+            "passed in sample_weight, so no sample would be trained on."
         )
     return weights
 
 
 def class_sample_weight(
-    class_weight: Mapping[Any, float] | str | None, y: np.ndarray
+    class_weight: Mapping[Any, float] | str | None, y: np.ndarray, classes: Any = None
 ) -> np.ndarray | None:
     """Per-sample weights from ``class_weight``: a dict {label: weight} or "balanced".
 
     ``"balanced"`` weighs each class by ``n_samples / (n_classes * count)``, as
-    scikit-learn does. Labels absent from the dict keep weight 1.
+    scikit-learn does. Labels absent from the dict keep weight 1; a label in the
+    dict that is not a class (of ``classes``, default: the labels in y) is an error.
     """
     if class_weight is None:
         return None
@@ -44,6 +45,14 @@ def class_sample_weight(
         raise ValueError(
             f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}."
         )
+    if isinstance(class_weight, Mapping) and y.ndim == 1:
+        known = np.unique(y) if classes is None else np.asarray(classes)
+        unknown = [label for label in class_weight if not np.any(known == label)]
+        if unknown:
+            raise ValueError(
+                f"class_weight names {unknown}, which are not classes of y: the classes are "
+                f"{known.tolist()}."
+            )
     return compute_sample_weight(class_weight, y)
 
 

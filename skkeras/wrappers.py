@@ -1,31 +1,57 @@
-"""The scikit-learn estimators: :class:`KerasClassifier` and :class:`KerasRegressor`.
+"""The scikit-learn estimators: :class:`BaseWrapper`, :class:`KerasClassifier`, :class:`KerasRegressor`.
 
-This module only orchestrates. Each step of a fit lives in its own module:
-:mod:`~skkeras.inputs` validates X, :mod:`~skkeras.targets` encodes y,
-:mod:`~skkeras.weights` merges weights, :mod:`~skkeras.building` makes the
-compiled model, :mod:`~skkeras.training` trains it and
-:mod:`~skkeras.prediction` runs it forward.
+A fit is a sequence of named steps, each a method a subclass may override (the
+names are scikeras's where scikeras has one):
+
+1. ``_validate_params`` (scikit-learn's, from ``_parameter_constraints``) and
+   :meth:`BaseWrapper._validate_data`;
+2. :meth:`~BaseWrapper._fit_encoders`: ``target_encoder`` and ``feature_encoder``
+   (properties returning scikit-learn transformers) fitted as ``target_encoder_``
+   and ``feature_encoder_``, their ``get_metadata()`` added to ``meta``;
+3. :meth:`~BaseWrapper._build_keras_model`: ``_keras_build_fn`` if the subclass
+   defines it, else ``model=``/``build_fn=``, else the built-in MLP; then
+   :meth:`~BaseWrapper._ensure_compiled_model` compiles it unless the builder did
+   (``_initialize`` runs steps 1-3, as in scikeras);
+4. :meth:`~BaseWrapper._train`: the fast engine or ``keras.Model.fit``
+   (:mod:`skkeras.training` says which, in ``fit_path_``), then a divergence check;
+5. :meth:`~BaseWrapper._commit`: the fitted attributes, set in one place.
+
+The data steps live in their own modules: :mod:`~skkeras.inputs` (X),
+:mod:`~skkeras.targets` (y), :mod:`~skkeras.weights`, :mod:`~skkeras.building`,
+:mod:`~skkeras.training` and :mod:`~skkeras.prediction`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_regressor
-from sklearn.model_selection import train_test_split
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_regressor
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import building, packing, reuse
-from .engine import blockers as fast_path_blockers
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
+from .fitting import (
+    TARGET_FACTS,
+    TRAINING_ROUTES,
+    TRAINING_SETTINGS,
+    FitResult,
+    PreparedFit,
+    constructor_parameter_names,
+    keep_fitted_state_on_error,
+    signature_defaults,
+    validation_rows,
+    with_weights,
+)
 from .inputs import (
+    FeatureEncoder,
     InputColumns,
     n_rows,
     split_inputs,
@@ -33,6 +59,7 @@ from .inputs import (
     validate_features,
     validate_features_and_target,
 )
+from .job import TrainedState, TrainingJob
 from .persistence import PersistenceMixin
 from .prediction import model_outputs, plain_model_inputs
 from .routing import (
@@ -43,33 +70,33 @@ from .routing import (
     signature_parameters,
 )
 from .seeding import derive_seed, resolve_seed, scoped_seed
-from .targets import ClassificationTarget, RegressionTarget, default_classification_loss
+from .settings import CLASSIFIER_CONSTRAINTS, PARAMETER_CONSTRAINTS, FitSettings
+from .targets import (
+    ClassificationEncoder,
+    ClassificationTarget,
+    RegressionEncoder,
+    default_classification_loss,
+)
 from .training import (
-    TrainedState,
-    TrainingJob,
+    check_divergence,
+    choose_path,
     default_batch_size,
     fit_keys,
     lookup_trained_ahead,
+    search_active,
     slots_shared_in_search,
 )
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
-# Parameters that only steer training: a builder that does not ask for them
-# builds the same model whatever their values.
-_TRAINING_SETTINGS = (
-    "epochs", "batch_size", "verbose", "callbacks", "validation_split", "validation_batch_size",
-    "shuffle", "warm_start", "engine", "class_weight", "threshold",
-)
-_TRAINING_ROUTES = ("fit", "predict", "callbacks")
-
-# Arguments of fit() that override the estimator parameter of the same name for one call.
-_PER_CALL_OVERRIDES = (
-    "epochs", "batch_size", "verbose", "shuffle", "validation_split", "validation_batch_size",
-)
+#: Fitted attributes that describe the data, recorded by ``_validate_data`` and
+#: handed to builders in ``meta``.
+_DATA_FACTS = ("n_features_in_", "feature_names_in_", "X_dtype_", "X_shape_", "y_dtype_", "y_ndim_",
+               "target_type_")
 
 
 class BaseWrapper(PersistenceMixin, BaseEstimator):
-    """Shared machinery of :class:`KerasClassifier` and :class:`KerasRegressor`.
+    """A Keras model as a scikit-learn estimator; the base of :class:`KerasClassifier`
+    and :class:`KerasRegressor`, and of your own (a transformer, an autoencoder).
 
     Parameters
     ----------
@@ -80,7 +107,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         ``n_outputs_expected_``...), ``compile_kwargs``, ``params`` and its own
         hyperparameters (set as ``model__name=`` or plainly as ``name=``). A
         ``keras.Model`` instance is cloned, with its compile configuration, on
-        every fit. None uses the built-in MLP (:func:`skkeras.building.build_mlp`).
+        every fit; ``initialize`` uses it as it is, trained weights included.
+        None uses the subclass's ``_keras_build_fn`` method if it has one, else
+        the built-in MLP (:func:`skkeras.building.build_mlp`).
         Fits with the same builder, arguments and integer ``random_state`` reuse
         one built model (:mod:`skkeras.reuse`); ``model_`` is then built when
         first accessed.
@@ -100,15 +129,17 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         own default stands otherwise (the Keras 2 convention).
     loss : str, class, instance, callable or None, default=None
         None chooses one from the target (cross-entropy for classifiers, mean
-        squared error for regressors). Configure with ``loss__*``.
+        squared error for regressors, none for ``BaseWrapper``). Configure with ``loss__*``.
     metrics : list or None, default=None
         Keras metrics, reported in ``history_``. Configure with ``metrics__*``.
     batch_size : int or None, default=None
         Samples per gradient step; None means ``min(200, n_samples)``, as in
-        scikit-learn's MLP.
+        scikit-learn's MLP; -1 means all of them in one batch.
     validation_batch_size : int or None, default=None
+        Samples per validation step; -1 means all of them.
     verbose : int, default=0
-        Keras's progress output; quiet by default, as cross-validation wants.
+        Keras's progress output; quiet by default, as cross-validation wants. From 1
+        on, each fit also says whether it trains on the fast path, or why not.
     callbacks : list, dict or None, default=None
         Keras callbacks (instances or classes); configure classes with
         ``callbacks__*``.
@@ -119,7 +150,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         Shuffle the samples every epoch, in an order drawn from ``random_state``.
     run_eagerly : bool, default=False
     epochs : int, default=200
-        Passes over the data per ``fit``.
+        Passes over the data per ``fit`` (at least 1).
     inputs : dict or None, default=None
         For models with several named inputs: ``{input_name: columns}`` splits
         the columns of a 2-D X (indices, or names for DataFrames) among them.
@@ -128,13 +159,34 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         reused across fits of the same architecture (:mod:`skkeras.engine`);
         ``"keras"`` calls ``keras.Model.fit``; ``"auto"`` takes the fast path
         wherever it applies and ``Model.fit`` elsewhere (a custom ``train_step``,
-        per-batch callbacks, stateful layers, ``fit__`` arguments). Both give the
-        same numbers for the same seed.
+        per-batch callbacks, stateful layers, ``fit__`` arguments Keras must see).
+        Both give the same numbers for the same seed.
     **kwargs
         Routed parameters (``model__*``, ``optimizer__*``, ``loss__*``,
         ``metrics__*``, ``callbacks__*``, ``fit__*``, ``predict__*``,
         ``compile__*``) and keyword arguments of the model builder.
+        ``fit__epochs``, ``fit__batch_size``, ``fit__shuffle``, ``fit__verbose``,
+        ``fit__validation_split`` and ``fit__validation_batch_size`` override the
+        plain parameter, and an argument of ``fit()`` overrides both.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+    history_ : dict of lists
+        Per-epoch loss and metrics, appended across warm starts.
+    current_epoch : int
+        Epochs trained so far (``len(history_["loss"])``).
+    initialized_ : bool
+        Whether the estimator has a model (fitted, or ``initialize``-d).
+    fit_path_ : str
+        How the last fit trained: ``"fast"`` or ``"keras: <why>"``.
+    target_encoder_, feature_encoder_ : transformers
+        The fitted ``target_encoder`` and ``feature_encoder``.
+    n_features_in_, feature_names_in_, X_shape_, X_dtype_, y_dtype_, y_ndim_, target_type_
+        Facts about the data of the first fit, as builders see them in ``meta``.
     """
+
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     def __init__(
         self,
@@ -202,10 +254,25 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     def _get_param_names(cls) -> list[str]:
         # scikit-learn reads the signature on every get_params call (about 0.15 ms);
         # a search calls it thousands of times, and a class's signature never changes.
-        return list(_constructor_parameter_names(cls))
+        return list(constructor_parameter_names(cls))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = super().get_params(deep=deep)
+        """Parameters, routed ones included. A constructor argument the subclass's
+        ``__init__`` does not store (``optimizer__learning_rate=0.001``) has its default."""
+        defaults = signature_defaults(type(self))
+        params = {}
+        for name in self._get_param_names():
+            if name in self.__dict__:
+                value = self.__dict__[name]
+            elif name in self._extra_params:
+                value = self._extra_params[name]
+            elif name in defaults:
+                value = defaults[name]
+            else:
+                value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                params.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            params[name] = value
         params.update(self._extra_params)
         return params
 
@@ -225,15 +292,17 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 f"Invalid parameter {name!r} for estimator {type(self).__name__}: it is not "
                 "a parameter of the estimator, not routed with a prefix "
                 f"({', '.join(p + '__' for p in ROUTING_PREFIXES)}) and not an argument "
-                "of the model builder. Valid parameters: "
-                f"{sorted(valid)}."
+                "of the model builder. This issue can likely be resolved by setting this "
+                f"parameter in the constructor: `{type(self).__name__}({name}=...)`. Valid "
+                f"parameters: {sorted(valid)}."
             )
         return self
 
     def _builder_accepts(self, name: str) -> bool:
-        spec = self.model if self.model is not None else self.build_fn
-        if spec is None:
-            spec = building.build_mlp
+        try:
+            spec = self._model_spec()
+        except ValueError:
+            return False
         if isinstance(spec, keras.Model) or not callable(spec):
             return False
         return name in signature_parameters(spec) or accepts_var_keyword(spec)
@@ -250,50 +319,211 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    # -------------------------------------------------------------- fitting
-    def _target_from_y(self, y: np.ndarray, classes: Any = None) -> Any:
-        raise NotImplementedError
+    # ---------------------------------------------------------- fitted state
+    @property
+    def initialized_(self) -> bool:
+        """Whether the estimator has a model to predict with (fitted or initialized)."""
+        return "model_" in self.__dict__ or "_deferred_model_" in self.__dict__
 
-    def _class_weight_vector(self, y: np.ndarray) -> np.ndarray | None:
-        return None
+    @property
+    def current_epoch(self) -> int:
+        """Epochs trained so far, across warm starts and ``partial_fit`` calls."""
+        history = self.__dict__.get("history_") or {}
+        return len(history.get("loss", next(iter(history.values()), [])))
 
-    def _stratify_labels(self, y: np.ndarray) -> np.ndarray | None:
-        return None
+    # -------------------------------------------------------------- encoders
+    @property
+    def target_encoder(self) -> Any:
+        """The transformer for y (override to customise): fitted per fit as
+        ``target_encoder_``; ``transform`` makes what Keras trains on, and
+        ``inverse_transform`` turns model outputs into predictions. Its
+        ``get_metadata()``, if any, adds facts to ``meta``. Default: identity."""
+        return FunctionTransformer()
 
-    def _default_loss(self, target: Any, n_output_units: int | None) -> Any:
-        raise NotImplementedError
+    @property
+    def feature_encoder(self) -> Any:
+        """The transformer for X (override to customise): fitted per fit as
+        ``feature_encoder_``; ``transform`` makes the model's inputs. Default: X as
+        float32, split into named inputs by ``inputs=``
+        (:class:`skkeras.inputs.FeatureEncoder`)."""
+        return FeatureEncoder(self.inputs, getattr(self, "feature_names_in_", None))
 
-    def _meta(self, X: Any, target: Any) -> dict[str, Any]:
-        """Facts about the data, for builders that size the model from them."""
-        if isinstance(X, Mapping):
-            input_shapes = {name: tuple(a.shape[1:]) for name, a in X.items()}
-            x_shape = {name: tuple(a.shape) for name, a in X.items()}
-            x_dtype = {name: a.dtype for name, a in X.items()}
+    # --------------------------------------------------------------- the steps
+    def _validate_data(self, X: Any, y: Any = None, reset: bool = False) -> tuple[Any, Any]:
+        """Step 1: check X (and y, when given or required) with scikit-learn's rules;
+        with ``reset``, record the facts about them (``n_features_in_``, ``X_shape_``,
+        ``X_dtype_``, ``y_dtype_``, ``y_ndim_``, ``target_type_``)."""
+        required = self.__sklearn_tags__().target_tags.required
+        if reset and (y is not None or required):
+            X, y = validate_features_and_target(self, X, y, y_numeric=is_regressor(self))
         else:
-            x_shape, x_dtype = tuple(X.shape), X.dtype
-            if self.inputs is None:
-                input_shapes = {"features": tuple(X.shape[1:])}
-            else:
-                split = split_inputs(X[:1], self.inputs, getattr(self, "feature_names_in_", None))
-                input_shapes = {name: tuple(a.shape[1:]) for name, a in split.items()}
-        classes = getattr(target, "classes", None)
-        return {
-            "n_features_in_": getattr(self, "n_features_in_", None),
-            "feature_names_in_": getattr(self, "feature_names_in_", None),
-            "X_shape_": x_shape,
-            "X_dtype_": x_dtype,
-            "input_shapes_": input_shapes,
-            # True when the model is fed a dict of named inputs (dict X, or inputs=)
-            "named_inputs_": isinstance(X, Mapping) or self.inputs is not None,
-            "target_type_": target.target_type,
-            "classes_": classes,
-            "n_classes_": None if classes is None else len(classes),
-            "n_outputs_": target.n_outputs,
-            "n_outputs_expected_": getattr(target, "n_outputs_expected", target.n_outputs),
-        }
+            X = validate_features(self, X, reset=reset)
+            if y is not None:
+                y = check_array(y, ensure_2d=False, dtype="numeric" if is_regressor(self) else None,
+                                input_name="y")
+                if len(y) != n_rows(X):
+                    raise ValueError(f"X has {n_rows(X)} rows but y has {len(y)}: they must match.")
+        if not reset:
+            self._check_like_first_fit(X, y)
+        if reset:
+            arrays = X if isinstance(X, Mapping) else None
+            self.X_shape_ = {k: a.shape for k, a in arrays.items()} if arrays else X.shape
+            self.X_dtype_ = {k: a.dtype for k, a in arrays.items()} if arrays else X.dtype
+            for name in ("y_dtype_", "y_ndim_", "target_type_"):
+                self.__dict__.pop(name, None)
+            if y is not None:
+                self.y_dtype_, self.y_ndim_ = y.dtype, y.ndim
+                self.target_type_ = type_of_target(y)
+        return X, y
 
-    def _compile_kwargs(self, target: Any, n_output_units: int | None) -> dict[str, Any]:
-        loss = self.loss if self.loss is not None else self._default_loss(target, n_output_units)
+    def _check_like_first_fit(self, X: Any, y: Any) -> None:
+        """A continuing fit's X and y must have the dimensions and (safely castable)
+        dtypes of the first fit's, as scikeras checks."""
+        name = type(self).__name__
+        shape, dtype = self.__dict__.get("X_shape_"), self.__dict__.get("X_dtype_")
+        if isinstance(X, np.ndarray) and isinstance(shape, tuple):
+            if X.ndim != len(shape):
+                raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
+                                 f"{len(shape)} dimensions in X.")
+            if dtype is not None and not np.can_cast(X.dtype, dtype):
+                raise ValueError(f"Got X with dtype {X.dtype}, but this {name} expected {dtype} "
+                                 f"and casting from {X.dtype} to {dtype} is not safe.")
+        if y is None or "y_ndim_" not in self.__dict__:
+            return
+        if y.ndim != self.y_ndim_:
+            raise ValueError(f"y has {y.ndim} dimensions, but this {name} is expecting "
+                             f"{self.y_ndim_} dimensions in y.")
+        if not np.can_cast(y.dtype, self.y_dtype_) and not (
+            y.dtype.kind in "OUS" and self.y_dtype_.kind in "OUS"
+        ):
+            raise ValueError(f"Got y with dtype {y.dtype}, but this {name} expected "
+                             f"{self.y_dtype_} and casting from {y.dtype} to {self.y_dtype_} "
+                             "is not safe.")
+
+    def _fit_encoders(self, X: Any, y: Any) -> None:
+        """Step 2: fit ``target_encoder`` and ``feature_encoder`` (as scikeras, in that
+        order) and record what their ``get_metadata()`` reports."""
+        self.target_encoder_ = self.target_encoder.fit(y)
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        for encoder in (self.target_encoder_, self.feature_encoder_):
+            for name, value in getattr(encoder, "get_metadata", dict)().items():
+                setattr(self, name, value)
+        sample = self.feature_encoder_.transform(take_rows(X, slice(0, 1)))
+        self._inputs_ = {
+            "sample": sample,
+            "input_shapes_": {k: tuple(a.shape[1:]) for k, a in sample.items()}
+            if isinstance(sample, Mapping) else {"features": tuple(np.shape(sample)[1:])},
+            "named_inputs_": isinstance(sample, Mapping),
+        }
+        if hasattr(self.target_encoder_, "target_"):
+            self.target_ = self.target_encoder_.target_
+
+    def _get_metadata(self) -> dict[str, Any]:
+        """``meta`` for builders: the facts about the data, the fitted encoders and
+        what they report, and ``input_shapes_``/``named_inputs_`` (the model's inputs)."""
+        names = [*_DATA_FACTS, *TARGET_FACTS]
+        # A custom encoder is itself a fact; skkeras's own are described by the facts
+        # above (and kept out, so that builds reading every fact can be reused).
+        names += [f"{kind}_encoder_" for kind in ("target", "feature")
+                  if getattr(type(self), f"{kind}_encoder").fget not in _DEFAULT_ENCODERS]
+        for encoder in (self.__dict__.get("target_encoder_"), self.__dict__.get("feature_encoder_")):
+            names += list(getattr(encoder, "get_metadata", dict)())
+        meta = {name: self.__dict__[name] for name in dict.fromkeys(names) if name in self.__dict__}
+        inputs = self.__dict__.get("_inputs_", {})
+        meta.update({k: v for k, v in inputs.items() if k != "sample"})
+        for name in ("n_features_in_", "feature_names_in_"):  # None for dict X
+            meta.setdefault(name, None)
+        return meta
+
+    def _initialize(self, X: Any, y: Any = None) -> tuple[Any, Any]:
+        """Steps 1-3 for a fresh fit (scikeras's hook): validate, fit the encoders,
+        build and compile ``model_``. Returns the validated (X, y). A subclass may
+        override it (``X, y = super()._initialize(X, y)``, then its own work)."""
+        X, y = self._validate_data(X, y, reset=True)
+        self._fit_encoders(X, y)
+        self.model_ = self._build_keras_model(use_instance=getattr(self, "_initializing", False))
+        self._match_target(self.model_)
+        return X, y
+
+    def _model_spec(self) -> Callable[..., keras.Model] | keras.Model:
+        """What builds the model: ``_keras_build_fn``, ``model``/``build_fn``, or the MLP."""
+        if hasattr(type(self), "_keras_build_fn"):
+            if self.model is not None or self.build_fn is not None:
+                raise ValueError(
+                    f"{type(self).__name__} defines _keras_build_fn, so model= and build_fn= "
+                    "must be None: a class that builds its own model cannot implement "
+                    "``_keras_build_fn`` and take the `model` parameter as well."
+                )
+            return self._keras_build_fn
+        for name in ("model", "build_fn"):
+            spec = getattr(self, name)
+            if spec is not None and not callable(spec) and not isinstance(spec, keras.Model):
+                raise InvalidParameterError(  # a TypeError (as scikeras) and a ValueError
+                    f"{name}= must be a callable returning a keras.Model, a keras.Model instance "
+                    f"or None (``{name}`` must be one of these); got {type(spec).__name__}."
+                )
+        return building.resolve_builder(self.model, self.build_fn)
+
+    def _build_keras_model(
+        self, meta: Mapping[str, Any] | None = None, *, seed: int | None = None,
+        sample_inputs: Any = None, use_instance: bool = False,
+    ) -> keras.Model:
+        """Step 3: a new compiled model for this fit, built under the fit's seed.
+
+        ``meta``, ``seed`` and ``sample_inputs`` default to this fit's. A
+        ``keras.Model`` given as ``model=`` is cloned, unless ``use_instance``
+        (``initialize``), which takes it as it is, trained weights included.
+        """
+        meta = self._get_metadata() if meta is None else meta
+        seed = self.seed_ if seed is None else seed
+        sample_inputs = self._inputs_["sample"] if sample_inputs is None else sample_inputs
+        spec = self._model_spec()
+        with scoped_seed(derive_seed(seed, "weights")):
+            if isinstance(spec, keras.Model):
+                model = spec if use_instance else building.clone_model_instance(spec)
+            else:
+                params = self.get_params(deep=False)
+                extra = {
+                    name: params[name] for name in self._extra_param_names()
+                    if routing_prefix(name) is None
+                }
+                provided = {
+                    "meta": meta,
+                    "compile_kwargs": self._compile_arguments(meta.get("target_type_"),
+                                                           meta.get("n_outputs_expected_")),
+                    "params": params,
+                }
+                arguments = building.builder_arguments(
+                    spec, routed=self._routed("model"), extra=extra,
+                    wrapper_params={k: v for k, v in params.items() if k not in extra},
+                    wrapper_defaults=signature_defaults(type(self)), provided=provided,
+                )
+                model = building.call_builder(spec, arguments)
+            self._ensure_compiled_model(model, sample_inputs, meta.get("target_type_"))
+        return model
+
+    def _output_units(self, model: keras.Model, sample_inputs: Any) -> int | None:
+        """Values per sample in the model's single output; None for several outputs."""
+        outputs = getattr(model, "outputs", None)
+        if outputs is not None and len(outputs) > 1:
+            return None
+        return building.output_width(model, sample_inputs)
+
+    def _ensure_compiled_model(self, model: keras.Model, sample_inputs: Any, target_type: Any = None) -> None:
+        """The compile step: compile with the routed optimizer, loss and metrics unless
+        the builder compiled the model itself."""
+        width = None if model.compiled and self.loss is not None else self._output_units(model, sample_inputs)
+        routed = [
+            name for name in self._extra_param_names()
+            if routing_prefix(name) in ("optimizer", "loss", "metrics", "compile")
+        ]
+        building.compile_model(model, self._compile_arguments(target_type, width), routed)
+
+    def _compile_arguments(self, target_type: Any, n_output_units: int | None) -> dict[str, Any]:
+        """The arguments of ``keras.Model.compile``: the routed optimizer, loss (None:
+        the class's default for this target and output width) and metrics."""
+        target_type = getattr(target_type, "target_type", target_type)
+        loss = self.loss if self.loss is not None else self._default_loss(target_type, n_output_units)
         kwargs = {
             "optimizer": building.make_optimizer(
                 "adam" if self.optimizer is None else self.optimizer, self._routed("optimizer")
@@ -307,218 +537,159 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         kwargs.update(self._routed("compile"))
         return kwargs
 
-    def _build_model(self, meta: dict[str, Any], sample_inputs: Any, target: Any, seed: int) -> keras.Model:
-        """A new compiled model for this fit, built under the fit's seed."""
-        spec = building.resolve_builder(self.model, self.build_fn)
-        with scoped_seed(derive_seed(seed, "weights")):
-            if isinstance(spec, keras.Model):
-                model = building.clone_model_instance(spec)
-            else:
-                params = self.get_params(deep=False)
-                extra = {
-                    name: params[name] for name in self._extra_param_names()
-                    if routing_prefix(name) is None
-                }
-                wrapper_params = {k: v for k, v in params.items() if k not in extra}
-                provided = {
-                    "meta": meta,
-                    "compile_kwargs": self._compile_kwargs(target, meta["n_outputs_expected_"]),
-                    "params": params,
-                }
-                arguments = building.builder_arguments(
-                    spec,
-                    routed=self._routed("model"),
-                    extra=extra,
-                    wrapper_params=wrapper_params,
-                    wrapper_defaults=_signature_defaults(type(self)),
-                    provided=provided,
-                )
-                model = building.call_builder(spec, arguments)
-            width = building.output_width(model, sample_inputs)
-            routed = [
-                name for name in self._extra_param_names()
-                if routing_prefix(name) in ("optimizer", "loss", "metrics", "compile")
-            ]
-            building.compile_model(model, self._compile_kwargs(target, width), routed)
-        return model
+    def _compile_kwargs(self, target: Any, n_output_units: int | None) -> dict[str, Any]:
+        # The former name of _compile_arguments, kept for skkeras.persistence's from_model.
+        return self._compile_arguments(target, n_output_units)
 
-    def _prepare_target(self, model: keras.Model, target: Any, sample_inputs: Any) -> None:
-        """Hook: fix the target encoding once the model is known."""
+    def _default_batch_size(self, n_samples: int) -> int:
+        """The batch size when ``batch_size=None``: scikit-learn's MLP's ``min(200, n)``."""
+        return default_batch_size(n_samples)
 
-    def _validation_rows(self, n: int, y: np.ndarray, fraction: float, seed: int):
-        rows = np.arange(n)
-        if not fraction:
-            return rows, None
-        if not 0 < fraction < 1:
-            raise ValueError(f"validation_split must be in [0, 1), got {fraction}.")
-        kwargs = {"test_size": fraction, "random_state": derive_seed(seed, "validation")}
-        try:
-            return train_test_split(rows, stratify=self._stratify_labels(y), **kwargs)
-        except ValueError:  # a class too small to stratify: split without it
-            return train_test_split(rows, **kwargs)
+    def _default_loss(self, target_type: str | None, n_output_units: int | None) -> Any:
+        """The loss when ``loss=None``: none for BaseWrapper (the builder compiles)."""
+        return None
 
-    @contextlib.contextmanager
-    def _keep_fitted_state_on_error(self) -> Iterator[None]:
-        """If a fit fails or is interrupted, the previous fitted state stays as it was.
+    def _match_target(self, model: keras.Model) -> None:
+        """Tell a target encoder with ``match_model`` the model's loss and output width
+        (the default classifier's encoder picks its encoding from them)."""
+        match = getattr(self.__dict__.get("target_encoder_"), "match_model", None)
+        if match is not None:
+            match(model.loss, building.output_width(model, self._inputs_["sample"]))
 
-        A continuing fit (warm start, partial_fit) trains ``model_`` in place, so its
-        variables, optimizer state included, are copied first and put back on failure.
-        """
-        saved = {name: value for name, value in vars(self).items() if name.endswith("_")}
-        model = saved.get("model_")
-        variables = list(model.variables) + list(model.optimizer.variables) if (
-            model is not None and model.optimizer is not None
-        ) else []
-        values = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
-        try:
-            yield
-        except BaseException:
-            for variable, value in zip(variables, values, strict=True):
-                variable.assign(value)
-            for name in [n for n in vars(self) if n.endswith("_")]:
-                delattr(self, name)
-            for name, value in saved.items():
-                setattr(self, name, value)
-            raise
+    def _sample_weights(self, y: Any, sample_weight: Any, n: int) -> np.ndarray | None:
+        """Sample weights times class weights (one weight per sample, or None)."""
+        return combine_weights(check_sample_weight(sample_weight, n), self._class_weight_vector(y))
 
-    def _fit(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any,
-        *,
-        warm: bool,
-        classes: Any = None,
-        epochs: int | None = None,
-        train_model: bool = True,
-        **call_kwargs: Any,
-    ) -> BaseWrapper:
-        with exclusive(), self._keep_fitted_state_on_error():
-            plan = self._plan_fit(
-                X, y, sample_weight, warm=warm, classes=classes, epochs=epochs,
-                train_model=train_model, call_kwargs=call_kwargs,
-            )
-            if plan.workbench is not None:
-                self._commit_fit(plan, *self._train_on_workbench(plan))
-            elif plan.trained_ahead is not None:
-                self._commit_fit(plan, plan.trained_ahead.apply_to(plan.model))
-            else:
-                self._commit_fit(plan, plan.job.run() if plan.job is not None else {})
-        return self
+    def _class_weight_vector(self, y: Any) -> np.ndarray | None:
+        return None
 
-    def _train_on_workbench(self, plan: _FitPlan) -> tuple[dict[str, list[float]], reuse.DeferredModel]:
-        """Train the recipe's reused model (or take the result a search trained ahead)
-        and keep the trained values for a model built on demand."""
-        if plan.trained_ahead is not None:
-            state = plan.trained_ahead
-        else:
-            state = TrainedState.of(plan.model, plan.job.run())
-        job = plan.job
-        sample = (take_rows(job.x, slice(0, 1)), job.y[:1])
-        return dict(state.history), reuse.DeferredModel(plan.build, state, plan.workbench, sample)
+    def _stratify_labels(self, y: Any) -> np.ndarray | None:
+        return None
 
-    def _plan_fit(
-        self, X, y, sample_weight, *, warm=False, classes=None, epochs=None,
-        train_model=True, call_kwargs=None, build=True,
-    ) -> _FitPlan:
-        """Validate the data, build the model and describe its training, without training.
-
-        Fitted attributes that validation records (``n_features_in_``...) are set;
-        the rest wait for :meth:`_commit_fit`. With ``build=False`` the plan stops
-        before building the model: a search planning its fits only needs their keys.
-        """
-        call_kwargs = dict(call_kwargs or {})
-        continuing = warm and hasattr(self, "model_")
-        overrides = {k: call_kwargs.pop(k) for k in _PER_CALL_OVERRIDES if k in call_kwargs}
-        validation_data = call_kwargs.pop("validation_data", None)
-        settings = {k: overrides.get(k, getattr(self, k)) for k in _PER_CALL_OVERRIDES}
-        epochs = settings["epochs"] if epochs is None else epochs
-        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}.")
-
+    def _prepare_fit(
+        self, X: Any, y: Any, sample_weight: Any, *, warm: bool = False, classes: Any = None,
+        epochs: int | None = None, train_model: bool = True,
+        call_kwargs: Mapping[str, Any] | None = None, build: bool = True,
+    ) -> PreparedFit:
+        """Steps 1-3 and the training job, without training. With ``build=False`` it
+        stops before building, with the fit's keys (all a search's planning needs)."""
+        settings = FitSettings.resolve(self, call_kwargs or {}, epochs)
+        continuing = warm and self.initialized_
+        model = None
         if continuing:
-            X = validate_features(self, X, reset=False)
-            y = check_array(
-                y, ensure_2d=False, dtype="numeric" if is_regressor(self) else None, input_name="y"
-            )
-            if len(y) != n_rows(X):
-                raise ValueError(f"X has {n_rows(X)} rows but y has {len(y)}: they must match.")
-            target = self.target_
-        else:
-            X, y = validate_features_and_target(self, X, y, y_numeric=is_regressor(self))
-            target = self._target_from_y(y, classes)
-        n = n_rows(X)
-        weights = combine_weights(check_sample_weight(sample_weight, n), self._class_weight_vector(y))
-
-        seed = self.seed_ if continuing else resolve_seed(self.random_state)
-        keys = None
-        if not continuing and train_model and not call_kwargs and validation_data is None:
-            keys = fit_keys(self, X, y, weights, epochs)
-        if not build:
-            return _FitPlan(continuing, seed, target, None, None, None, keys)
-        trained = lookup_trained_ahead(keys[0]) if keys is not None else None
-        x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
-        meta = build_model = bench = None
-        if continuing:
+            X, y = self._validate_data(X, y, reset=False)
             model = self.model_
         else:
-            meta = self._meta(X, target)
-            sample = take_rows(x, slice(0, 1))
-            # Frozen parameters: a model built on demand later must be this fit's.
-            frozen = type(self)(**self.get_params(deep=False))
-            build_from = functools.partial(frozen._build_model, sample_inputs=sample, target=target, seed=seed)
-            build_model = functools.partial(build_from, meta)
-            if train_model and epochs > 0 and self._may_reuse_model(settings, call_kwargs):
-                bench = reuse.workbench(self._recipe_key(meta, seed), meta, build_from)
-            model = bench.model if bench is not None else build_model()
-            self._prepare_target(model, target, sample)
-        y_encoded = target.encode(y)
-
-        job = None
-        if train_model and epochs > 0:
-            train_rows, val_rows = self._validation_rows(n, y, settings["validation_split"], seed)
-            if val_rows is not None:
-                validation_data = _with_weights(
-                    take_rows(x, val_rows), y_encoded[val_rows],
-                    None if weights is None else weights[val_rows],
+            self.seed_ = resolve_seed(self.random_state)
+            self._set_classes_hint(classes)
+            if type(self)._initialize is not BaseWrapper._initialize:
+                self._initializing = not train_model
+                X, y = self._initialize(X, y)  # a subclass's own: it builds model_
+                model = self.model_
+            else:
+                X, y = self._validate_data(X, y, reset=True)
+                self._fit_encoders(X, y)
+        seed, n = self.seed_, n_rows(X)
+        weights = self._sample_weights(y, sample_weight, n)
+        keys = None
+        if train_model and not continuing and (not build or search_active()):
+            keys = self._fit_keys(X, y, weights, settings)
+        if not build:
+            return PreparedFit(continuing, seed, settings, keys=keys)
+        x = self.feature_encoder_.transform(X)
+        meta = None if continuing else self._get_metadata()
+        fit = PreparedFit(continuing, seed, settings, meta, model, keys=keys)
+        fit.trained_ahead = lookup_trained_ahead(keys[0]) if keys is not None else None
+        if fit.model is None:
+            self._choose_model(fit, train_model)
+        y_encoded = None if y is None else self._cast_targets(self.target_encoder_.transform(y))
+        if train_model:
+            if _without_loss(fit.model):
+                raise ValueError(
+                    "No loss to train with: provide a loss (loss=...) or compile the model "
+                    "with one in its builder."
                 )
-            elif validation_data is not None:
-                validation_data = self._encode_validation_data(validation_data, target)
-            batch_size = settings["batch_size"] or default_batch_size(len(train_rows))
-            job = TrainingJob(
-                model=model,
-                x=take_rows(x, train_rows),
-                y=y_encoded[train_rows],
-                sample_weight=None if weights is None else weights[train_rows],
-                epochs=int(epochs),
-                batch_size=int(batch_size),
-                first_epoch=len(next(iter(self.history_.values()), [])) if continuing else 0,
-                seed=derive_seed(seed, "shuffle"),
-                shuffle=settings["shuffle"],
-                callbacks=building.make_callbacks(self.callbacks, self._routed("callbacks")),
-                validation_data=validation_data,
-                validation_batch_size=settings["validation_batch_size"],
-                verbose=settings["verbose"],
-                fit_kwargs={**self._routed("fit"), **call_kwargs},
-                engine=self.engine,
-                jit_compile=self._routed("compile").get("jit_compile"),
-            )
-        if bench is not None:
-            job, bench = self._job_on_workbench(job, bench, build_model, target)
-            model = job.model
-        if job is not None and trained is None and not continuing:
+            fit.job = self._training_job(fit, x, y, y_encoded, weights)
+        if fit.workbench is not None:
+            fit.job, fit.workbench = self._job_on_workbench(fit.job, fit.workbench, fit.build)
+            fit.model = fit.job.model
+        if fit.job is not None and fit.trained_ahead is None and not continuing:
             # The refit of a search runs on the program its runs shared.
-            job = packing.with_shared_slots(job, slots_shared_in_search())
-        if trained is not None and bench is None:
-            prepare_for_training(model, job.x, job.y, job.batch_size)
-        return _FitPlan(continuing, seed, target, meta, model, job, keys, trained, bench, build_model)
+            fit.job = packing.with_shared_slots(fit.job, slots_shared_in_search())
+        if fit.trained_ahead is not None and fit.workbench is None:
+            prepare_for_training(fit.model, fit.job.x, fit.job.y, fit.job.batch_size)
+        return fit
 
-    def _may_reuse_model(self, settings: Mapping[str, Any], call_kwargs: Mapping[str, Any]) -> bool:
+    def _set_classes_hint(self, classes: Any) -> None:
+        """Hook: before the encoders are fitted (classifiers note partial_fit's classes)."""
+
+    def _fit_keys(self, X: Any, y: Any, weights: Any, settings: FitSettings) -> tuple[str, str] | None:
+        if settings.fit_kwargs or settings.validation_data is not None or settings.extra_callbacks:
+            return None
+        return fit_keys(self, X, y, weights, settings.epochs)
+
+    def _choose_model(self, fit: PreparedFit, train_model: bool) -> None:
+        """The model a fresh fit trains: its own, or a reused one (skkeras.reuse)."""
+        sample = self._inputs_["sample"]
+        fit.build = lambda: self._build_keras_model(fit.meta)
+        if train_model and self._may_reuse_model(fit.settings):
+            key = self._recipe_key(fit.meta, fit.seed)
+            if key is not None:
+                frozen = type(self)(**self.get_params(deep=False))  # later set_params cannot reach it
+                build_from = lambda meta: frozen._build_keras_model(  # noqa: E731
+                    meta, seed=fit.seed, sample_inputs=sample)
+                fit.build = lambda: build_from(fit.meta)
+                fit.workbench = reuse.workbench(key, fit.meta, build_from)
+        fit.model = fit.workbench.model if fit.workbench is not None else \
+            self._build_keras_model(fit.meta, use_instance=not train_model)
+        self._match_target(fit.model)
+
+    @staticmethod
+    def _cast_targets(y: Any) -> Any:
+        """float64 targets as float32, the models' dtype (arrays, or dicts/lists of them)."""
+        if isinstance(y, Mapping):
+            return {k: BaseWrapper._cast_targets(v) for k, v in y.items()}
+        if isinstance(y, list | tuple):
+            return [BaseWrapper._cast_targets(v) for v in y]
+        y = np.asarray(y)
+        return y.astype(np.float32) if y.dtype == np.float64 else y
+
+    def _training_job(self, fit: PreparedFit, x: Any, y: Any, y_encoded: Any,
+                      weights: np.ndarray | None) -> TrainingJob:
+        """The training of this fit: rows, batches, callbacks and validation data."""
+        settings = fit.settings
+        train_rows, val_rows = validation_rows(
+            n_rows(x), self._stratify_labels(y), settings.validation_split, fit.seed)
+        validation_data = settings.validation_data
+        if val_rows is not None:
+            validation_data = with_weights(
+                take_rows(x, val_rows), take_rows(y_encoded, val_rows),
+                None if weights is None else weights[val_rows],
+            )
+        elif validation_data is not None:
+            validation_data = self._encode_validation_data(validation_data)
+        n_val = n_rows(validation_data[0]) if validation_data is not None else 0
+        callbacks = building.make_callbacks(self.callbacks, self._routed("callbacks"))
+        callbacks += building.make_callbacks(settings.extra_callbacks, {})
+        return TrainingJob(
+            model=fit.model, x=take_rows(x, train_rows), y=take_rows(y_encoded, train_rows),
+            sample_weight=None if weights is None else weights[train_rows],
+            epochs=int(settings.epochs),
+            batch_size=settings.batch_size_for(len(train_rows), self._default_batch_size),
+            first_epoch=self.current_epoch if fit.continuing else 0,
+            seed=derive_seed(fit.seed, "shuffle"), shuffle=settings.shuffle,
+            callbacks=callbacks, validation_data=validation_data,
+            validation_batch_size=settings.validation_batch_size_for(n_val),
+            verbose=settings.verbose, fit_kwargs=settings.fit_kwargs, engine=self.engine,
+            jit_compile=self._routed("compile").get("jit_compile"),
+        )
+
+    def _may_reuse_model(self, settings: FitSettings) -> bool:
         """Whether this fit may train a reused model: nothing outside the fast path
         sees the model (no callbacks, no ``fit__`` arguments), and it can be rebuilt."""
         return (
             self.engine != "keras" and not self.callbacks and not self._routed("callbacks")
-            and not self._routed("fit") and not call_kwargs and not settings["verbose"]
+            and not settings.fit_kwargs and not settings.extra_callbacks and not settings.verbose
         )
 
     def _recipe_key(self, meta: dict[str, Any], seed: int):
@@ -527,81 +698,131 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         the build also sees the target itself (the default loss, the output width)."""
         if not isinstance(self.random_state, int | np.integer) or isinstance(self.random_state, bool):
             return None
-        spec = building.resolve_builder(self.model, self.build_fn)
+        spec = self._model_spec()
         if isinstance(spec, keras.Model) or not callable(spec):
             return None
         params = self.get_params(deep=False)
         seen = signature_parameters(spec)
         if "params" not in seen and not accepts_var_keyword(spec):
             # Training settings the builder cannot see do not change the model.
-            for name in [*_TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in _TRAINING_ROUTES)]:
+            for name in [*TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in TRAINING_ROUTES)]:
                 if name not in seen:
                     params.pop(name, None)
-        target_facts = {name: meta[name] for name in _TARGET_FACTS}
+        target_facts = {name: meta.get(name) for name in TARGET_FACTS}
         return reuse.recipe_key((type(self), spec, params, target_facts, seed))
 
-    def _job_on_workbench(self, job, bench, build_model, target):
+    def _job_on_workbench(self, job, bench, build_model):
         """The job, set to start the reused model from its initial values; or, if
         the fast path cannot train that model, the job on a model of its own."""
+        from dataclasses import replace
+
         model = bench.model
-        if fast_path_blockers(model, job.callbacks, job.fit_kwargs,
-                              n_samples=n_rows(job.x), batch_size=job.batch_size):
+        try:
+            fast = choose_path(replace(job, engine="auto")) == "fast"
+        except ValueError:
+            fast = False
+        if not fast:
             model = build_model()
-            self._prepare_target(model, target, take_rows(job.x, slice(0, 1)))
+            self._match_target(model)
             return replace(job, model=model), None
         if bench.initial is None:
             prepare_for_training(model, job.x, job.y, job.batch_size)
             bench.initial = TrainedState.of(model, {})
         return replace(job, initial=bench.initial), bench
 
-    def _commit_fit(
-        self, plan: _FitPlan, history: Mapping[str, list[float]],
-        deferred: reuse.DeferredModel | None = None,
-    ) -> None:
-        """Record the fitted attributes once training has succeeded."""
-        if not plan.continuing:
-            self.seed_ = plan.seed
-            self.target_ = plan.target
-            self.X_shape_ = plan.meta["X_shape_"]
-            self.X_dtype_ = plan.meta["X_dtype_"]
-            self.target_type_ = plan.target.target_type
-            self.n_outputs_ = plan.target.n_outputs
-            self._set_target_attributes(plan.target)
-            self.history_ = {}
-        for name, values in history.items():
-            self.history_.setdefault(name, []).extend(values)
-        if deferred is not None:
-            self.__dict__.pop("model_", None)
-            self._deferred_model_ = deferred
+    def _train(self, fit: PreparedFit) -> FitResult:
+        """Step 4: train (or take what a search trained ahead), then check that the
+        training did not diverge."""
+        result = FitResult(fit.model, fit.seed, continuing=fit.continuing)
+        job = fit.job
+        if job is None:
+            return result
+        if fit.trained_ahead is not None:
+            state, result.fit_path = fit.trained_ahead, "fast (trained ahead by the search)"
         else:
+            result.fit_path = choose_path(job)
+            if fit.settings.verbose:
+                how = "the fast path" if result.fit_path == "fast" else \
+                    "keras.Model.fit (" + result.fit_path.removeprefix("keras: ") + ")"
+                print(f"[skkeras] {type(self).__name__} trains on {how}.")
+            state = None
+            history = job.run()
+        if fit.workbench is not None:
+            state = state or TrainedState.of(fit.model, history)
+            sample = (take_rows(job.x, slice(0, 1)), take_rows(job.y, slice(0, 1)))
+            result.deferred = reuse.DeferredModel(fit.build, state, fit.workbench, sample)
+            history, variables = dict(state.history), state.trainable
+        else:
+            history = state.apply_to(fit.model) if state is not None else history
+            variables = fit.model.trainable_variables
+        check_divergence(history, variables, first_epoch=job.first_epoch)
+        result.history = history
+        return result
+
+    def _commit(self, result: FitResult) -> None:
+        """Step 5: record the fitted state, once training succeeded. ``from_model``
+        and loading use it too (the facts about the data go in ``result.attributes``)."""
+        for name, value in result.attributes.items():
+            setattr(self, name, value)
+        self.seed_ = result.seed
+        if not result.continuing:
+            self.history_ = {}
+        for name, values in result.history.items():
+            self.history_.setdefault(name, []).extend(values)
+        if result.fit_path is not None:
+            self.fit_path_ = result.fit_path
+        if result.deferred is not None:
+            self.__dict__.pop("model_", None)
+            self._deferred_model_ = result.deferred
+        elif result.model is not None:
             self.__dict__.pop("_deferred_model_", None)
-            self.model_ = plan.model
+            self.model_ = result.model
+        self.__dict__.pop("_initializing", None)
 
     def _set_target_attributes(self, target: Any) -> None:
-        """Hook: public fitted attributes that describe the target."""
+        """The target encoder and its facts for a known target (``from_model``, loading)."""
+        encoder = (ClassificationEncoder if isinstance(target, ClassificationTarget)
+                   else RegressionEncoder).from_target(target)
+        self.target_, self.target_encoder_ = target, encoder
+        self.feature_encoder_ = self.feature_encoder
+        for name, value in encoder.get_metadata().items():
+            setattr(self, name, value)
 
-    def _encode_validation_data(self, validation_data: Any, target: Any) -> tuple[Any, ...]:
+    def _encode_validation_data(self, validation_data: Any) -> tuple[Any, ...]:
         if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val).")
         X_val, y_val, *rest = validation_data
-        X_val = validate_features(self, X_val, reset=False)
-        x_val = split_inputs(X_val, self.inputs, getattr(self, "feature_names_in_", None))
-        weights = check_sample_weight(rest[0], n_rows(X_val)) if rest else None
-        return _with_weights(x_val, target.encode(np.asarray(y_val)), weights)
+        x_val = self._model_inputs(X_val)
+        weights = check_sample_weight(rest[0], n_rows(x_val)) if rest else None
+        y_val = self._cast_targets(self.target_encoder_.transform(np.asarray(y_val)))
+        return with_weights(x_val, y_val, weights)
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+    # ------------------------------------------------------------ public steps
+    def _fit(self, X: Any, y: Any, sample_weight: Any, *, warm: bool, classes: Any = None,
+             one_epoch: bool = False, train_model: bool = True, **call_kwargs: Any) -> BaseWrapper:
+        with exclusive(), keep_fitted_state_on_error(self):
+            fit = self._prepare_fit(
+                X, y, sample_weight, warm=warm, classes=classes, epochs=1 if one_epoch else None,
+                train_model=train_model, call_kwargs=call_kwargs,
+            )
+            self._commit(self._train(fit))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
         """Build (or, with ``warm_start``, reuse) the model and train it on X, y.
 
         Parameters
         ----------
         X : array-like, DataFrame or dict of arrays
-        y : array-like
+        y : array-like, or None for a model trained without targets
         sample_weight : array-like of shape (n_samples,), default=None
             Multiplied by the class weights; zero excludes a sample.
         **kwargs
             ``validation_data=(X_val, y_val)``; per-call values of ``epochs``,
             ``batch_size``, ``verbose``, ``shuffle``, ``validation_split``,
-            ``validation_batch_size``; anything else goes to ``keras.Model.fit``.
+            ``validation_batch_size`` and ``callbacks`` (added to the parameter's);
+            anything else goes to ``keras.Model.fit``.
 
         Returns
         -------
@@ -609,15 +830,58 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, warm=self.warm_start, **kwargs)
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
         """Train for one epoch, continuing from the current state (building it on first call)."""
-        return self._fit(X, y, sample_weight, warm=True, epochs=1, **kwargs)
+        return self._fit(X, y, sample_weight, warm=True, one_epoch=True, **kwargs)
 
-    def initialize(self, X: Any, y: Any) -> BaseWrapper:
-        """Build and compile the model for data like X, y without training it."""
+    @_fit_context(prefer_skip_nested_validation=True)
+    def initialize(self, X: Any, y: Any = None) -> BaseWrapper:
+        """Build and compile the model for data like X, y without training it. A
+        ``keras.Model`` given as ``model=`` is used as it is, trained weights included."""
         return self._fit(X, y, None, warm=False, train_model=False)
 
+    def fit_key(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[str, str] | None:
+        """The keys that identify a fit of this estimator on X, y (see
+        :func:`skkeras.training.fit_keys`), without building anything; None when the
+        fit cannot be identified. :mod:`skkeras.model_selection` plans searches with it."""
+        return self._prepare_fit(X, y, sample_weight, build=False).keys
+
+    def training_job(self, X: Any, y: Any, sample_weight: Any = None) -> TrainingJob | None:
+        """Steps 1-3 of a fit on X, y, returning its :class:`~skkeras.job.TrainingJob`
+        instead of running it: :mod:`skkeras.model_selection` trains many together."""
+        return self._prepare_fit(X, y, sample_weight).job
+
     # ------------------------------------------------------------ predicting
+    def _model_inputs(self, X: Any) -> Any:
+        """X validated against the fit and passed through ``feature_encoder_``."""
+        X = validate_features(self, X, reset=False)
+        encoder = self.__dict__.get("feature_encoder_")
+        if encoder is None:
+            return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
+        return encoder.transform(X)
+
+    @staticmethod
+    def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> float:
+        """The score ``score`` reports; BaseWrapper has none: define it in a subclass."""
+        raise NotImplementedError(
+            "Scoring is not implemented on BaseWrapper: define a `scorer(y_true, y_pred, "
+            "**kwargs)` staticmethod (or `score`) in your subclass."
+        )
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """``scorer(y, predict(X))``: accuracy for classifiers, R² for regressors."""
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self.scorer(y, self.predict(X), **kwargs)
+
+    def predict(self, X: Any) -> Any:
+        """The model's outputs for X, through ``target_encoder_.inverse_transform``."""
+        return self._fitted_target_encoder().inverse_transform(self._outputs(X))
+
+    def _fitted_target_encoder(self) -> Any:
+        check_is_fitted(self)
+        return self.target_encoder_
+
     def _outputs(self, X: Any) -> np.ndarray:
         x = plain_model_inputs(self, X)  # a plain float array: checked in microseconds
         if x is None:
@@ -631,46 +895,6 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             # The reused model's architecture, with this fit's trained values.
             return model_outputs(deferred.workbench.model, x, predict_kwargs, values=deferred.state)
         return model_outputs(self.model_, x, predict_kwargs)
-
-
-@dataclass
-class _FitPlan:
-    """What a fit prepared before training: the model, its target and its job."""
-
-    continuing: bool
-    seed: int
-    target: Any
-    meta: dict[str, Any] | None
-    model: keras.Model | None
-    job: TrainingJob | None
-    #: (this fit's key, the key of its run regardless of epochs), see training.fit_keys
-    keys: tuple[str, str] | None = None
-    #: The result a search trained ahead for this fit, if any.
-    trained_ahead: TrainedState | None = None
-    #: The reused model this fit trains (see skkeras.reuse), if any.
-    workbench: reuse.Workbench | None = None
-    #: Builds this fit's own model (on demand, when trained on a workbench).
-    build: Callable[[], keras.Model] | None = None
-
-
-def _with_weights(x: Any, y: np.ndarray, weights: np.ndarray | None) -> tuple[Any, ...]:
-    return (x, y) if weights is None else (x, y, weights)
-
-
-@functools.cache
-def _constructor_parameter_names(cls: type) -> tuple[str, ...]:
-    return tuple(BaseEstimator._get_param_names.__func__(cls))
-
-
-#: The facts in ``meta`` that describe the target, which every build depends on.
-_TARGET_FACTS = ("target_type_", "classes_", "n_classes_", "n_outputs_", "n_outputs_expected_")
-
-
-def _signature_defaults(cls: type) -> dict[str, Any]:
-    return {
-        name: p.default for name, p in signature_parameters(cls.__init__).items()
-        if p.default is not p.empty
-    }
 
 
 class KerasClassifier(ClassifierMixin, BaseWrapper):
@@ -693,8 +917,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     history_ : dict of lists
         Per-epoch loss and metrics, appended across warm starts.
     classes_, n_classes_, target_type_, n_outputs_, n_outputs_expected_
-    n_features_in_, feature_names_in_
+    n_features_in_, feature_names_in_, X_shape_, X_dtype_, y_dtype_, y_ndim_
+    target_encoder_, feature_encoder_, current_epoch, initialized_, fit_path_
     """
+
+    _parameter_constraints: dict = {**PARAMETER_CONSTRAINTS, **CLASSIFIER_CONSTRAINTS}
 
     def __init__(
         self,
@@ -735,47 +962,73 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         tags.classifier_tags.multi_label = True
         return tags
 
-    def _target_from_y(self, y, classes=None):
-        return ClassificationTarget.from_y(y, classes)
+    @property
+    def target_encoder(self) -> Any:
+        """Labels to what Keras trains on (:class:`skkeras.targets.ClassificationEncoder`);
+        override to customise. During a fit ``classes_`` holds partial_fit's ``classes``."""
+        return ClassificationEncoder(classes=self.__dict__.get("classes_"))
 
-    def _default_loss(self, target, n_output_units):
-        return default_classification_loss(target.target_type, n_output_units)
+    def _set_classes_hint(self, classes: Any) -> None:
+        self.classes_ = classes
 
-    def _prepare_target(self, model, target, sample_inputs):
-        width = building.output_width(model, sample_inputs)
-        target.encoding = target.choose_encoding(model.loss, width)
+    def _default_loss(self, target_type, n_output_units):
+        return default_classification_loss(target_type, n_output_units)
 
     def _class_weight_vector(self, y):
-        return class_sample_weight(self.class_weight, np.asarray(y))
+        if y is None:
+            return None
+        return class_sample_weight(self.class_weight, np.asarray(y), getattr(self, "classes_", None))
 
     def _stratify_labels(self, y):
         y = np.asarray(y)
         return y if y.ndim == 1 else None
 
-    def _set_target_attributes(self, target: ClassificationTarget) -> None:
-        self.classes_ = target.classes
-        self.n_classes_ = target.n_classes
-        self.n_outputs_expected_ = target.n_outputs_expected
+    @staticmethod
+    def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> float:
+        """Accuracy (override to score otherwise)."""
+        return accuracy_score(y_true, y_pred, **kwargs)
 
+    score = BaseWrapper.score
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None, **kwargs: Any) -> KerasClassifier:
         """Train for one epoch. ``classes`` lists every label, needed on the first call
         when a batch may not contain them all."""
-        return self._fit(X, y, sample_weight, warm=True, epochs=1, classes=classes, **kwargs)
+        return self._fit(X, y, sample_weight, warm=True, one_epoch=True, classes=classes, **kwargs)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes)."""
-        outputs = self._outputs(X)
-        return self.target_.probabilities(outputs)
+        encoder = self._fitted_target_encoder()
+        if hasattr(encoder, "predict_proba"):
+            return encoder.predict_proba(self._outputs(X))
+        return encoder.inverse_transform(self._outputs(X), return_proba=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels, in the form the classifier was trained on."""
-        probabilities = self.predict_proba(X)
-        return self.target_.labels(probabilities, self.threshold)
+        encoder = self._fitted_target_encoder()
+        if isinstance(encoder, ClassificationEncoder):
+            return encoder.target_.labels(self.predict_proba(X), self.threshold)
+        return encoder.inverse_transform(self._outputs(X))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Log-odds of the positive class (binary), or log-probabilities per class."""
-        probabilities = self.predict_proba(X)
-        return self.target_.decision(probabilities)
+        return self._fitted_target_encoder().decision_function(self._outputs(X))
+
+
+def _without_loss(model: keras.Model) -> bool:
+    """Whether training this model has nothing to minimise: no compiled loss, no
+    added losses, and Keras's own train_step."""
+    return (
+        not getattr(model, "loss", None) and not model.losses
+        and type(model).train_step is keras.Model.train_step
+    )
+
+
+#: The encoder properties of skkeras's own classes.
+_DEFAULT_ENCODERS = {
+    BaseWrapper.target_encoder.fget, BaseWrapper.feature_encoder.fget,
+    KerasClassifier.target_encoder.fget,
+}
 
 
 class KerasRegressor(RegressorMixin, BaseWrapper):
@@ -789,21 +1042,25 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         tags.target_tags.multi_output = True
         return tags
 
-    def _target_from_y(self, y, classes=None):
-        return RegressionTarget.from_y(y)
+    @property
+    def target_encoder(self) -> Any:
+        """Targets as float32 columns and back (:class:`skkeras.targets.RegressionEncoder`);
+        override to customise."""
+        return RegressionEncoder()
 
-    def _default_loss(self, target, n_output_units):
+    def _default_loss(self, target_type, n_output_units):
         return "mean_squared_error"
 
-    def _prepare_target(self, model, target, sample_inputs):
-        width = building.output_width(model, sample_inputs)
-        if width != target.n_outputs:
-            raise ValueError(
-                f"The model outputs {width} values per sample but y has {target.n_outputs} "
-                f"target(s): the output layer needs {target.n_outputs} unit(s)."
-            )
+    @staticmethod
+    def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> float:
+        """R² (override to score otherwise)."""
+        return r2_score(y_true, y_pred, **kwargs)
+
+    score = BaseWrapper.score
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: shape (n_samples,) for a 1-D y, else (n_samples, n_outputs)."""
-        outputs = self._outputs(X)
-        return self.target_.decode(outputs)
+        return self._fitted_target_encoder().inverse_transform(self._outputs(X))
+
+
+_DEFAULT_ENCODERS.add(KerasRegressor.target_encoder.fget)

@@ -210,18 +210,76 @@ def test_plans_for_many_epochs_are_each_epochs_plan():
     assert mask[:, 3].sum() == 0 and rows.tolist() == [3, 3, 1, 0, 0]
 
 
-def test_dropout_with_a_short_last_batch_falls_back_and_still_matches(binary_data):
-    X, y = binary_data
+def shape_sensitive_net(meta, kind="dropout"):
+    """A net whose training depends on each batch's shape or rows."""
+    middle = {
+        "dropout": keras.layers.Dropout(0.5),
+        "noise": keras.layers.GaussianNoise(0.3),
+        "batchnorm": keras.layers.BatchNormalization(),
+    }[kind]
+    model = keras.Sequential([
+        keras.Input((meta["n_features_in_"],)),
+        keras.layers.Dense(8, activation="relu"),
+        middle,
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("kind", ["dropout", "noise", "batchnorm"])
+def test_shape_sensitive_layers_train_on_the_fast_path_with_a_short_last_batch(binary_data, kind):
+    X, y = binary_data  # 120 rows: batches of 37 leave 9
 
     def make(**kw):
-        return KerasClassifier(small_net, model__dropout=0.5, epochs=2, batch_size=37,
+        return KerasClassifier(shape_sensitive_net, model__kind=kind, epochs=3, batch_size=37,
                                random_state=2, **kw)
 
-    auto = make(engine="auto").fit(X, y)
-    plain = make(engine="keras").fit(X, y)
-    assert_same_training(auto, plain, atol=0)
-    with pytest.raises(ValueError, match="random layer"):
-        make(engine="fast").fit(X, y)
+    assert not engine.blockers(make().initialize(X, y).model_, [], {}, n_samples=120, batch_size=37)
+    fast, plain = fit_both(make, X, y)
+    assert_same_training(fast, plain, atol=1e-5)
+    with_validation, plain_validation = fit_both(
+        lambda **kw: make(validation_split=0.2, **kw), X, y)
+    assert_same_training(with_validation, plain_validation, atol=1e-5)
+
+
+def test_packs_still_refuse_what_padding_would_change(binary_data):
+    X, y = binary_data
+    model = KerasClassifier(shape_sensitive_net, model__kind="batchnorm").initialize(X, y).model_
+    assert any("batch normalization" in r for r in engine.blockers(model, [], {}, packed=True))
+    model = KerasClassifier(shape_sensitive_net).initialize(X, y).model_
+    assert engine.blockers(model, [], {}, packed=True, n_samples=120, batch_size=37)
+    assert not engine.blockers(model, [], {}, packed=True, n_samples=120, batch_size=40)
+
+
+def text_net(meta, dropout=0.0, cell="LSTM"):
+    model = keras.Sequential([
+        keras.Input((6,), dtype="int32"),
+        keras.layers.Embedding(10, 4),
+        getattr(keras.layers, cell)(4, dropout=dropout),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_recurrent_layers_are_random_only_with_dropout(cell):
+    assert not engine.has_random_layers(text_net(None, cell=cell))
+    assert engine.has_random_layers(text_net(None, dropout=0.2, cell=cell))
+
+
+def test_an_lstm_text_classifier_trains_on_the_fast_path_with_fits_numbers():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 10, size=(50, 6)).astype(np.int32)
+    y = (X[:, 0] > 4).astype(int)
+
+    def make(**kw):
+        return KerasClassifier(text_net, epochs=2, batch_size=16, random_state=0, **kw)
+
+    assert not engine.blockers(make().initialize(X, y).model_, [], {}, n_samples=50, batch_size=16)
+    fast, plain = fit_both(make, X, y)
+    assert_same_training(fast, plain, atol=1e-5)
 
 
 @keras.saving.register_keras_serializable(package="skkeras_tests")
@@ -259,7 +317,7 @@ def test_a_fits_numbers_do_not_depend_on_what_the_process_compiled_before(binary
 
     engine.clear_program_cache()
     first = estimator(16).fit(X, y).predict_proba(X)
-    jobs = [estimator(bs)._plan_fit(X, y, None).job for bs in (8, 32)]
+    jobs = [estimator(bs).training_job(X, y) for bs in (8, 32)]
     shared_slots = {}
     for job in packing.share_programs(jobs, record=shared_slots):
         assert job.slots == (32, 32)  # 256 / 8 batches of up to 32 rows

@@ -131,7 +131,7 @@ def test_trained_state_round_trips_through_a_model(binary_data):
     X, y = binary_data
     fitted = KerasClassifier(net, epochs=2, random_state=0, loss="binary_crossentropy").fit(X, y)
     state = TrainedState.of(fitted.model_, fitted.history_)
-    fresh = KerasClassifier(net, epochs=0, random_state=5, loss="binary_crossentropy").fit(X, y)
+    fresh = KerasClassifier(net, random_state=5, loss="binary_crossentropy").initialize(X, y)
     from skkeras.engine import prepare
 
     prepare(fresh.model_, X, y.reshape(-1, 1).astype("float32"), 8)

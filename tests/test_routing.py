@@ -241,10 +241,55 @@ def test_callbacks_prefix_refuses_to_configure_an_instance(binary_data):
         est.fit(X, y)
 
 
-def test_fit_prefix_cannot_override_what_skkeras_sets(binary_data):
+def test_fit_prefix_still_refuses_what_skkeras_sets(binary_data):
     X, y = binary_data
-    with pytest.raises(ValueError, match="epochs"):
-        KerasClassifier(fit__epochs=3, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="initial_epoch"):
+        KerasClassifier(fit__initial_epoch=3, **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize("engine", ["fast", "keras"])
+def test_fit_prefixed_settings_override_the_plain_parameter(binary_data, engine):
+    X, y = binary_data
+    routed = KerasClassifier(
+        fit__epochs=3, fit__batch_size=16, fit__shuffle=False, fit__validation_split=0.25,
+        fit__validation_batch_size=7, engine=engine, **TINY,
+    ).fit(X, y)
+    plain = KerasClassifier(
+        epochs=3, batch_size=16, shuffle=False, validation_split=0.25, validation_batch_size=7,
+        engine=engine, **{k: v for k, v in TINY.items() if k != "epochs"},
+    ).fit(X, y)
+    assert len(routed.history_["loss"]) == 3 and len(routed.history_["val_loss"]) == 3
+    assert routed.fit_path_ == ("fast" if engine == "fast" else "keras: engine='keras'")
+    np.testing.assert_array_equal(routed.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_allclose(routed.history_["loss"], plain.history_["loss"], rtol=1e-6)
+
+
+def test_fit_argument_beats_fit_prefix_beats_plain_parameter(binary_data):
+    X, y = binary_data
+    est = KerasClassifier(fit__epochs=3, **TINY)  # TINY has epochs=1
+    assert est.fit(X, y).current_epoch == 3
+    assert est.fit(X, y, epochs=2).current_epoch == 2
+    assert KerasClassifier(**TINY).fit(X, y).current_epoch == 1
+    with pytest.raises(ValueError, match="fit__epochs"):
+        KerasClassifier(fit__epochs=0, **TINY).fit(X, y)
+
+
+def test_batch_size_minus_one_is_one_batch_of_everything(regression_data):
+    X, y = regression_data
+    whole = KerasRegressor(batch_size=-1, **TINY).fit(X, y)
+    explicit = KerasRegressor(batch_size=len(X), **TINY).fit(X, y)
+    assert whole.fit_path_ == "fast"
+    np.testing.assert_array_equal(whole.predict(X), explicit.predict(X))
+    routed = KerasRegressor(fit__batch_size=-1, validation_split=0.2, validation_batch_size=-1,
+                            **TINY).fit(X, y)
+    assert len(routed.history_["val_loss"]) == 1 and routed.fit_path_ == "fast"
+
+
+def test_predict_prefix_batch_size_minus_one(regression_data):
+    X, y = regression_data
+    est = KerasRegressor(predict__batch_size=-1, **TINY).fit(X, y)
+    reference = KerasRegressor(**TINY).fit(X, y)
+    np.testing.assert_allclose(est.predict(X), reference.predict(X), rtol=1e-5)
 
 
 class BatchRows(keras.layers.Layer):

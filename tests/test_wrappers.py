@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skkeras import KerasClassifier, KerasRegressor
+from skkeras.fitting import validation_rows
 
 TINY = {"model__hidden_layer_sizes": (4,), "epochs": 2, "random_state": 0}
 
@@ -42,7 +43,7 @@ def test_per_call_fit_arguments_override_once(binary_data):
     est = KerasClassifier(**TINY).fit(X, y, epochs=3, batch_size=40)
     assert len(est.history_["loss"]) == 3
     assert est.epochs == 2 and est.batch_size is None
-    with pytest.raises(ValueError, match="epochs must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"fit\(epochs=...\).*'epochs' parameter .* must be an int"):
         est.fit(X, y, epochs=1.5)
 
 
@@ -176,16 +177,15 @@ def test_unfitted_estimator_pickles_with_its_params():
 # -------------------------------------------------------------------- validation
 def test_validation_split_is_stratified_and_shuffled():
     y = np.array([0] * 90 + [1] * 10)
-    est = KerasClassifier()
-    train_rows, val_rows = est._validation_rows(100, y, 0.2, seed=0)
+    train_rows, val_rows = validation_rows(100, y, 0.2, seed=0)
     assert len(val_rows) == 20 and len(train_rows) == 80
     assert np.sum(y[val_rows] == 1) == 2  # the 10% minority keeps its share
     assert set(train_rows) | set(val_rows) == set(range(100))
     assert not np.array_equal(np.sort(val_rows), np.arange(80, 100))  # not Keras's tail
-    again = est._validation_rows(100, y, 0.2, seed=0)[1]
+    again = validation_rows(100, y, 0.2, seed=0)[1]
     np.testing.assert_array_equal(val_rows, again)
     with pytest.raises(ValueError, match="validation_split"):
-        est._validation_rows(100, y, 1.5, seed=0)
+        validation_rows(100, y, 1.5, seed=0)
 
 
 def test_validation_split_reports_validation_metrics(binary_data):
