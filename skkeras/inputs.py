@@ -56,10 +56,10 @@ def _check_dict_input(X: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def n_rows(X: np.ndarray | Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> int:
     """Number of samples in validated X (an array, or a dict or list of arrays)."""
     if isinstance(X, Mapping):
-        return len(next(iter(X.values())))
+        return n_rows(next(iter(X.values())))
     if isinstance(X, list | tuple):
-        return len(X[0])
-    return len(X)
+        return n_rows(X[0])
+    return X.shape[0] if scipy.sparse.issparse(X) else len(X)
 
 
 def check_float32_range(X: Any, name: str = "X") -> None:
@@ -68,8 +68,9 @@ def check_float32_range(X: Any, name: str = "X") -> None:
         for key, value in X.items():
             check_float32_range(value, f"{name}[{key!r}]")
         return
-    if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.size:
-        largest = float(np.max(np.abs(X)))
+    values = X.data if scipy.sparse.issparse(X) else X
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.size:
+        largest = float(np.max(np.abs(values)))
         if largest > np.finfo(MODEL_DTYPE).max:
             raise ValueError(
                 f"{name} has values as large as {largest:.3g}, beyond float32's range "
@@ -86,11 +87,11 @@ def validate_features(
     With ``reset=True`` this records ``n_features_in_`` and ``feature_names_in_``
     (array or DataFrame input); with ``reset=False`` it checks X against them.
     """
-    reject_sparse(X)
     if _is_dict_input(X):
         X = _check_dict_input(X)
     else:
-        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64))
+        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64),
+                          accept_sparse="csr")
     check_float32_range(X)
     return X
 
@@ -107,7 +108,6 @@ def validate_features_and_target(
         raise ValueError(
             f"{type(estimator).__name__} requires y to be passed, but the target y is None."
         )
-    reject_sparse(X)
     reject_sparse(y, name="y")
     if _is_dict_input(X):
         arrays = _check_dict_input(X)
@@ -123,7 +123,7 @@ def validate_features_and_target(
     else:
         X, y = validate_data(
             estimator, X, y, reset=True, allow_nd=True, multi_output=True,
-            dtype=(np.float32, np.float64), y_numeric=y_numeric,
+            dtype=(np.float32, np.float64), y_numeric=y_numeric, accept_sparse="csr",
         )
     check_float32_range(X)
     if y_numeric:
@@ -168,6 +168,12 @@ def split_inputs(
     """
     if _is_dict_input(X):
         return {name: np.asarray(a, dtype=MODEL_DTYPE) for name, a in X.items()}
+    if scipy.sparse.issparse(X):  # stays sparse: densified one batch at a time (skkeras.sparse)
+        X = scipy.sparse.csr_matrix(X, dtype=MODEL_DTYPE)
+        if input_columns is None:
+            return X
+        return {name: X[:, _column_indices(columns, feature_names, name)]
+                for name, columns in input_columns.items()}
     if input_columns is None:
         return np.asarray(X, dtype=MODEL_DTYPE)
     if X.ndim != 2:
@@ -225,7 +231,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         else:
             self.input_shapes_ = {"features": tuple(sample.shape[1:])}
         self.named_inputs_ = isinstance(sample, Mapping)
-        self.n_columns_ = X.shape[1] if isinstance(X, np.ndarray) and X.ndim == 2 else None
+        two_d = (isinstance(X, np.ndarray) and X.ndim == 2) or scipy.sparse.issparse(X)
+        self.n_columns_ = X.shape[1] if two_d else None
         return self
 
     def transform(self, X: Any) -> Any:

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from . import engine as fast_engine
+from . import sparse
 from .inputs import n_rows, take_rows
 from .job import TrainedState, TrainingJob
 from .routing import check_routed_arguments
@@ -149,10 +150,13 @@ def choose_path(job: TrainingJob) -> str:
         return "keras: engine='keras'"
     if "fit" in vars(job.model):
         return "keras: model.fit is replaced on the model instance (it is called)"
-    reasons = _structure_blockers(job) or fast_engine.blockers(
-        job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
-        batch_size=job.batch_size,
-    )
+    if sparse.is_sparse_input(job.x):
+        reasons = [sparse.FAST_PATH_BLOCKER]
+    else:
+        reasons = _structure_blockers(job) or fast_engine.blockers(
+            job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
+            batch_size=job.batch_size,
+        )
     if job.engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
     return "keras: " + "; ".join(reasons) if reasons else "fast"
@@ -168,6 +172,8 @@ def train(job: TrainingJob, path: str | None = None) -> dict[str, list[float]]:
         path = choose_path(job)
     if path == "fast":
         return fast_engine.train_fast(job)
+    if sparse.is_sparse_input(job.x):
+        return sparse.fit_on_batches(job)
     return train_with_fit(job)
 
 

@@ -35,7 +35,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import building, packing, reuse
+from . import building, packing, reuse, sparse
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
 from .fitting import (
@@ -298,6 +298,15 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             )
         return self
 
+    def __sklearn_clone__(self) -> BaseWrapper:
+        # clone deep-copies parameters; Keras objects of unregistered custom classes
+        # (a loss, a metric) deep-copy only inside a scope that names their classes.
+        from .custom_objects import custom_object_references, resolve_references
+
+        refs = custom_object_references(list(self.get_params(deep=False).values()))
+        with keras.saving.custom_object_scope(resolve_references(refs)):
+            return super().__sklearn_clone__()
+
     def _builder_accepts(self, name: str) -> bool:
         try:
             spec = self._model_spec()
@@ -313,7 +322,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         tags.input_tags.dict = True
         tags.non_deterministic = False
@@ -408,7 +417,8 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         for encoder in (self.target_encoder_, self.feature_encoder_):
             for name, value in getattr(encoder, "get_metadata", dict)().items():
                 setattr(self, name, value)
-        sample = self.feature_encoder_.transform(take_rows(X, slice(0, 1)))
+        sample = sparse.dense_rows(self.feature_encoder_.transform(take_rows(X, slice(0, 1))),
+                                   slice(None))
         self._inputs_ = {
             "sample": sample,
             "input_shapes_": {k: tuple(a.shape[1:]) for k, a in sample.items()}

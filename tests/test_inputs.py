@@ -134,12 +134,16 @@ def test_nan_and_inf_are_refused_at_predict(fitted, value, word):
             method(X)
 
 
-def test_sparse_input_is_refused(fitted, binary_data):
-    est, X, y = fitted
-    with pytest.raises(ValueError, match="Sparse input is not supported"):
-        KerasClassifier(**TINY).fit(scipy.sparse.csr_matrix(X), y)
-    with pytest.raises(ValueError, match="Sparse input is not supported"):
-        est.predict(scipy.sparse.csr_matrix(X))
+def test_sparse_x_trains_and_predicts_in_dense_batches_but_sparse_y_is_refused(binary_data):
+    X, y = binary_data
+    X = X.copy()
+    X[np.abs(X) < 0.5] = 0.0
+    sparse_est = KerasClassifier(**TINY).fit(scipy.sparse.csr_matrix(X), y)
+    dense_est = KerasClassifier(**TINY).fit(X, y)
+    assert sparse_est.fit_path_.startswith("keras: sparse X")
+    np.testing.assert_allclose(sparse_est.predict_proba(scipy.sparse.csr_matrix(X)),
+                               dense_est.predict_proba(X), rtol=1e-4, atol=1e-5)
+    assert sparse_est.predict(scipy.sparse.csc_matrix(X)).shape == y.shape
     with pytest.raises(ValueError, match="Sparse input is not supported: y"):
         KerasRegressor(**TINY).fit(X, scipy.sparse.csr_matrix(y.reshape(-1, 1).astype(float)))
 
