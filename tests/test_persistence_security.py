@@ -490,3 +490,17 @@ def test_from_model_refuses_code_in_an_h5_training_config(tmp_path):
         KerasRegressor.from_model(path)
     gc.collect()
     assert not marker.exists()
+
+
+def test_skkeras_estimator_classes_are_trusted_and_private_modules_are_not(honest, tmp_path):
+    def public(state):
+        state["estimator"]["class"] = "skkeras.scikeras.wrappers:KerasClassifier"
+
+    loaded = load(hostile(honest, tmp_path, ".keras", public), trusted=[helpers.build_model])
+    assert type(loaded).__module__ == "skkeras.scikeras.wrappers"
+
+    def private(state):
+        state["estimator"]["class"] = "skkeras.persistence.trust:_static_lookup"
+
+    with pytest.warns(UserWarning, match="_static_lookup.*not trusted.*loading it as a KerasClassifier"):
+        assert type(load(hostile(honest, tmp_path, ".keras", private))) is KerasClassifier

@@ -231,6 +231,21 @@ def _skkeras_public(name: str) -> bool:
     )
 
 
+def _own_module(module: str) -> bool:
+    """Import one of skkeras's own public modules (our code only) if it exists; True if imported."""
+    import importlib
+    import importlib.util
+
+    if module not in sys.modules:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return False
+            importlib.import_module(module)
+        except (ImportError, ValueError):
+            return False
+    return True
+
+
 def _estimator_class(path: str, state: dict, requested: type | None, trust: Trust) -> type:
     from ..wrappers import BaseWrapper, KerasClassifier, KerasRegressor
 
@@ -247,10 +262,11 @@ def _estimator_class(path: str, state: dict, requested: type | None, trust: Trus
         return requested
     found, problem = None, "it is not a valid 'module:qualname' reference"
     if is_reference(name):
-        if _skkeras_public(name) and name.partition(":")[0] in sys.modules:
+        module = name.partition(":")[0]
+        if _skkeras_public(name) and _own_module(module):
             from .trust import _static_lookup
 
-            found = _static_lookup(sys.modules[name.partition(":")[0]], name.partition(":")[2])
+            found = _static_lookup(sys.modules[module], name.partition(":")[2])
             found = found if importable_name(found) == name else None
             problem = "skkeras has no such estimator class"
         else:
