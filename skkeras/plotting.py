@@ -505,8 +505,9 @@ def plot_prediction_error(
     )
     title = "Predicted vs actual" if kind == "actual_vs_predicted" else "Residuals vs predicted"
     n = len(np.asarray(y_true))
-    shown = f", {subsample:,} of {n:,} points" if subsample is not None and subsample < n else ""
-    display.ax_.set_title(f"{title} (out-of-fold{shown})")
+    shown = f"\n({subsample:,} of {n:,} points, a random subsample)" if (
+        subsample is not None and subsample < n) else ""
+    display.ax_.set_title(f"{title} (out-of-fold){shown}")
     return display
 
 

@@ -161,7 +161,7 @@ def test_prediction_error_says_when_it_subsamples():
     y = rng.normal(size=1500)
     figure, ax = plotting.new_figure()
     display = plotting.plot_prediction_error(y, y + rng.normal(size=1500), ax=ax, subsample=1000)
-    assert "1,000 of 1,500 points" in display.ax_.get_title()
+    assert "(1,000 of 1,500 points, a random subsample)" in display.ax_.get_title()
     assert len(display.scatter_.get_offsets()) == 1000
 
 

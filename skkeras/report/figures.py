@@ -28,9 +28,9 @@ def draw_figures(report: Any) -> dict[str, tuple[bytes, str]]:
             which = f" of the best candidate ({_format_params(d['search']['best_params'])})"
         ax.set_title("Loss per fold" + (" (standardised target)" if regression else ""))
         validated = any(h.get("val_loss") for h in histories)
-        caption = (f"Training loss per epoch{which}, solid"
-                   + (", and validation loss on the held-out part of each training fold, dashed"
-                      if validated else "") + ".")
+        caption = (f"Training loss per epoch{which}, solid, and validation loss on the held-out "
+                   "part of each training fold, dashed." if validated else
+                   f"Training loss per epoch{which} (--validation-split adds validation loss).")
         if regression:
             caption += " The network fits a standardised target, so losses are in its units."
         out["Loss curves"] = (plotting.figure_to_png(figure), caption)
