@@ -43,7 +43,7 @@ def from_model(
         target = RegressionTarget(n_outputs=width, one_dimensional=width == 1)
 
     if not model.compiled:
-        building.compile_model(model, estimator._compile_kwargs(target, width))
+        building.compile_model(model, estimator._compile_arguments(target, width))
     if hasattr(target, "choose_encoding"):
         target.encoding = target.choose_encoding(model.loss, width)
 

@@ -135,7 +135,6 @@ BASE_FITTED_SCHEMA: dict[str, Any] = {
     "target_": TARGET,
     "X_shape_": SHAPES,
     "X_dtype_": DTYPES,
-    "X_ndim_": INT,
     "target_type_": str,
     "n_outputs_": INT,
     "n_outputs_expected_": INT,
@@ -150,8 +149,8 @@ BASE_FITTED_SCHEMA: dict[str, Any] = {
 }
 #: The fitted attributes classifiers add.
 CLASSIFIER_FITTED_SCHEMA: dict[str, Any] = {
-    "classes_": LABELS,
-    "n_classes_": INT,
+    "classes_": FittedType(f"{LABELS.description} or None", lambda v: v is None or LABELS(v)),
+    "n_classes_": FittedType("an integer or None", lambda v: v is None or _is_int(v)),
 }
 #: Attributes that loading sets itself.
 RESERVED_FITTED = frozenset({"model_"})
