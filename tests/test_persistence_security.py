@@ -504,3 +504,25 @@ def test_skkeras_estimator_classes_are_trusted_and_private_modules_are_not(hones
 
     with pytest.warns(UserWarning, match="_static_lookup.*not trusted.*loading it as a KerasClassifier"):
         assert type(load(hostile(honest, tmp_path, ".keras", private))) is KerasClassifier
+
+
+@pytest.mark.parametrize("obj, trusted", [
+    (keras.layers.Dense, True), (keras.Model, True), (keras.optimizers.Adam, True),
+    (keras.optimizers.schedules.ExponentialDecay, True), (keras.losses.mean_squared_error, True),
+    (keras.losses.BinaryCrossentropy, True), (keras.callbacks.EarlyStopping, True),
+    (keras.layers.Lambda, False), (keras.layers.TFSMLayer, False), (keras.losses.deserialize, False),
+    (keras.layers.deserialize, False), (keras.utils.get_file, False), (keras.saving.load_model, False),
+    (keras.config.enable_unsafe_deserialization, False), (keras.callbacks.CSVLogger, False),
+    (keras.callbacks.ModelCheckpoint, False), (keras.callbacks.BackupAndRestore, False),
+    (keras.callbacks.TensorBoard, False), (keras.callbacks.RemoteMonitor, False),
+    (keras.callbacks.LambdaCallback, False), (eval, False), (pickle.loads, False),
+    (helpers.build_model, False), (KerasClassifier, False),
+], ids=lambda value: getattr(value, "__qualname__", str(value)))
+def test_what_is_trusted_by_default(obj, trusted):
+    from skkeras.building import build_mlp
+    from skkeras.persistence.trust import Trust
+
+    assert Trust().is_trusted(obj) is trusted
+    assert Trust().is_trusted(build_mlp)
+    assert Trust(trusted=[obj]).is_trusted(obj)
+    assert Trust(safe_mode=False).is_trusted(obj)

@@ -7,12 +7,12 @@ the object is
 (a) a *public Keras object*: a class reachable as ``keras.<namespace>.<name>`` for
     the modelling namespaces in :data:`KERAS_NAMESPACES` (layers, losses, metrics,
     optimizers and their schedules, activations, initializers, regularizers,
-    constraints, callbacks), or a function of ``keras.losses``, ``keras.metrics`` or
-    ``keras.activations``; except the names in :data:`KERAS_EXCLUDED`: objects that
-    run code, read or write files or reach the network when called with arguments a
-    file chooses (``Lambda``, ``TFSMLayer``, ``CSVLogger``, ``ModelCheckpoint``,
-    ``BackupAndRestore``, ``TensorBoard``, ``RemoteMonitor``, ``LambdaCallback``), and
-    the ``get``/``serialize``/``deserialize`` helpers of each namespace;
+    constraints), or a function of ``keras.losses``, ``keras.metrics`` or
+    ``keras.activations``, or one of the callbacks in :data:`KERAS_CALLBACKS`
+    (an allow-list: the others write files, reach the network or call functions);
+    except the layers in :data:`KERAS_EXCLUDED`, which run code or load files
+    (``Lambda``, ``TFSMLayer``), and the ``get``/``serialize``/``deserialize``
+    helpers of each namespace;
 (b) a skkeras object made to be a parameter value (:data:`SKKERAS_TRUSTED`);
 (c) registered with Keras (``keras.saving.register_keras_serializable``), or given
     to :func:`~skkeras.load` in ``custom_objects``;
@@ -41,20 +41,21 @@ import keras
 #: Keras namespaces whose classes are trusted by default (see the module docstring).
 KERAS_NAMESPACES = (
     "layers", "losses", "metrics", "optimizers", "optimizers.schedules", "activations",
-    "initializers", "regularizers", "constraints", "callbacks",
+    "initializers", "regularizers", "constraints",
 )
+#: The Keras callbacks trusted by default: they neither touch files nor the network nor
+#: call functions a file could choose (CSVLogger, ModelCheckpoint, BackupAndRestore,
+#: OrbaxCheckpoint, TensorBoard, RemoteMonitor and LambdaCallback need ``trusted=``).
+KERAS_CALLBACKS = ("Callback", "EarlyStopping", "History", "LearningRateScheduler", "ProgbarLogger",
+                   "ReduceLROnPlateau", "SwapEMAWeights", "TerminateOnNaN")
 #: Namespaces whose plain functions (not only classes) are trusted: pure maths.
 KERAS_FUNCTION_NAMESPACES = ("losses", "metrics", "activations")
 #: Top-level Keras classes trusted by default.
 KERAS_TOP_LEVEL = ("Model", "Sequential", "Layer", "Loss", "Metric", "Optimizer", "Initializer",
                    "Regularizer", "Constraint")
 #: Public Keras names never trusted by default: called with arguments from a file, they
-#: would run code it names, touch files or reach the network.
-KERAS_EXCLUDED = frozenset({
-    "layers.Lambda", "layers.TFSMLayer",
-    "callbacks.CSVLogger", "callbacks.ModelCheckpoint", "callbacks.BackupAndRestore",
-    "callbacks.TensorBoard", "callbacks.RemoteMonitor", "callbacks.LambdaCallback",
-})
+#: would run code or load files.
+KERAS_EXCLUDED = frozenset({"layers.Lambda", "layers.TFSMLayer"})
 _HELPER_NAMES = frozenset({"get", "serialize", "deserialize"})
 
 #: skkeras objects a file may name without being trusted: those made to be parameter values.
@@ -160,6 +161,8 @@ def _keras_public_name(obj: Any) -> str | None:
         return None
     if isinstance(obj, type) and name in KERAS_TOP_LEVEL and getattr(keras, name, None) is obj:
         return name
+    if name in KERAS_CALLBACKS and getattr(keras.callbacks, name, None) is obj:
+        return f"callbacks.{name}"
     for namespace in KERAS_NAMESPACES:
         module = _static_lookup(keras, namespace)
         if module is None or getattr(module, name, None) is not obj:
