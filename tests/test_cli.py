@@ -329,3 +329,13 @@ def test_python_dash_m_entry_point(capsys, monkeypatch):
     assert out == ""
     assert err == "skkeras report: error: unknown dataset 'nope'; choose pima-diabetes or " \
         "california-housing, or give --csv FILE --target COLUMN.\n"
+
+
+def test_help_and_version_import_neither_keras_nor_sklearns_estimators():
+    code = ("import sys, skkeras.cli; "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'sklearn.base', 'matplotlib') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -10,10 +10,9 @@ self-contained ``report.html`` (:mod:`.render`).
 User mistakes raise :class:`ReportError`, a ValueError whose message is one line.
 """
 
-from .compare import corrected_ttest
-from .models import default_estimator, default_preprocessor, make_baselines
-from .render import REPORT_FORMAT_VERSION, Report
-from .run import cross_validated_report
+import importlib
+from typing import Any
+
 from .spec import (
     BASELINES,
     DEFAULT_CV,
@@ -30,6 +29,21 @@ from .spec import (
     parse_hidden,
     parse_params,
 )
+
+# Imported on first use, so that the command line's --help, --version and usage
+# errors do not pay for scikit-learn's estimators and Keras.
+_LAZY = {
+    "REPORT_FORMAT_VERSION": "render", "Report": "render", "corrected_ttest": "compare",
+    "default_estimator": "models", "default_preprocessor": "models", "make_baselines": "models",
+    "cross_validated_report": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BASELINES",

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
     "BASELINES",
@@ -92,6 +91,8 @@ def infer_task(y: Any) -> str:
     -------
     {"classification", "regression"}
     """
+    from sklearn.utils.multiclass import type_of_target
+
     values = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y)
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "classification"
