@@ -148,8 +148,8 @@ def choose_path(job: TrainingJob) -> str:
         raise ValueError(f"engine must be one of {ENGINES}, got {job.engine!r}.")
     if job.engine == "keras":
         return "keras: engine='keras'"
-    if "fit" in vars(job.model):
-        return "keras: model.fit is replaced on the model instance (it is called)"
+    if "fit" in vars(job.model) or type(job.model).fit is not keras.Model.fit:
+        return "keras: the model's own fit method (it is called)"
     if sparse.is_sparse_input(job.x):
         reasons = [sparse.FAST_PATH_BLOCKER]
     else:

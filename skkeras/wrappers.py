@@ -319,6 +319,11 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
     def _routed(self, destination: str) -> dict[str, Any]:
         return route_params(self.get_params(deep=False), destination)
 
+    def _routed_flat(self, destination: str) -> dict[str, Any]:
+        """Routed arguments of one constructor: ``optimizer__a__b`` (routed further,
+        to nothing skkeras knows) is left out, as scikeras does."""
+        return {k: v for k, v in self._routed(destination).items() if "__" not in k}
+
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -503,11 +508,15 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                                                            meta.get("n_outputs_expected_")),
                     "params": params,
                 }
-                arguments = building.builder_arguments(
-                    spec, routed=self._routed("model"), extra=extra,
-                    wrapper_params={k: v for k, v in params.items() if k not in extra},
-                    wrapper_defaults=signature_defaults(type(self)), provided=provided,
-                )
+                try:
+                    arguments = building.builder_arguments(
+                        spec, routed=self._routed("model"), extra=extra,
+                        wrapper_params={k: v for k, v in params.items() if k not in extra},
+                        wrapper_defaults=signature_defaults(type(self)), provided=provided,
+                    )
+                except ValueError as error:  # a TypeError too, as calling the builder would be
+                    raise InvalidParameterError(
+                        f"{error} (The builder got an unexpected keyword argument.)") from None
                 model = building.call_builder(spec, arguments)
             self._ensure_compiled_model(model, sample_inputs, meta.get("target_type_"))
         return model
@@ -536,9 +545,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         loss = self.loss if self.loss is not None else self._default_loss(target_type, n_output_units)
         kwargs = {
             "optimizer": building.make_optimizer(
-                "adam" if self.optimizer is None else self.optimizer, self._routed("optimizer")
+                "adam" if self.optimizer is None else self.optimizer, self._routed_flat("optimizer")
             ),
-            "loss": building.make_loss(loss, self._routed("loss")),
+            "loss": building.make_loss(loss, self._routed_flat("loss")),
             "run_eagerly": self.run_eagerly,
         }
         metrics = building.make_metrics(self.metrics, self._routed("metrics"))
@@ -1028,10 +1037,12 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
 def _without_loss(model: keras.Model) -> bool:
     """Whether training this model has nothing to minimise: no compiled loss, no
     added losses, and Keras's own train_step."""
-    return (
-        not getattr(model, "loss", None) and not model.losses
-        and type(model).train_step is keras.Model.train_step
-    )
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, Mapping):
+        loss = list(loss.values())
+    if isinstance(loss, list | tuple):
+        loss = [item for item in loss if item is not None]
+    return not loss and not model.losses and type(model).train_step is keras.Model.train_step
 
 
 #: The encoder properties of skkeras's own classes.
