@@ -39,6 +39,14 @@ from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from .compare import comparison
+from .facts import (
+    best_candidate_facts,
+    curve_facts,
+    dataset_facts,
+    environment,
+    model_facts,
+    search_facts,
+)
 from .models import (
     BASELINE_TITLES,
     _check_grid_params,
@@ -48,7 +56,7 @@ from .models import (
     _Network,
     make_baselines,
 )
-from .render import REPORT_FORMAT_VERSION, Report, describe_estimator, display_params
+from .render import REPORT_FORMAT_VERSION, Report, describe_estimator
 from .spec import (
     DEFAULT_CV,
     DEFAULT_HIDDEN,
@@ -57,7 +65,6 @@ from .spec import (
     check_data,
     check_target,
     infer_task,
-    label,
     parse_baselines,
     parse_grid,
     prepare_table,
@@ -416,7 +423,7 @@ def cross_validated_report(
     )
     data = {
         "format_version": REPORT_FORMAT_VERSION,
-        "dataset": _dataset_facts(X, y_series, y_values, name, task),
+        "dataset": dataset_facts(X, y_series, y_values, name, task),
         "data_checks": checks,
         "settings": {
             "cv": int(cv), "splitter": repr(splitter), **net_settings,
@@ -433,17 +440,17 @@ def cross_validated_report(
         },
         "notes": notes,
         "metrics": metrics,
-        **_best_candidate_facts(best, metrics),
-        "search": _search_facts(candidates, ranks, metrics, dict(zip(params_grid, grid or {},
+        **best_candidate_facts(best, metrics),
+        "search": search_facts(candidates, ranks, metrics, dict(zip(params_grid, grid or {},
                                                                     strict=True)))
         if params_grid else None,
-        "models": [_model_facts(best, "net", network.description, timing["net_s"], metrics)] + [
-            _model_facts(c, "baseline", BASELINE_TITLES[c.name], timing["baselines_s"][c.name],
+        "models": [model_facts(best, "net", network.description, timing["net_s"], metrics)] + [
+            model_facts(c, "baseline", BASELINE_TITLES[c.name], timing["baselines_s"][c.name],
                          metrics) for c in others],
         "comparison": comparison(best, others, metrics) if others else None,
-        "curves": _curve_facts(best, y_values, classes),
+        "curves": curve_facts(best, y_values, classes),
         "timing": timing,
-        "environment": _environment(),
+        "environment": environment(),
     }
     return Report(data=data, candidates=candidates, best=best, baselines=others, y=y_values,
                   classes=classes)
@@ -454,92 +461,3 @@ def _net_settings(network: _Network) -> dict[str, Any]:
         return {}
     params = network.estimator.get_params()
     return {k: params.get(network.prefix + k) for k in ("epochs", "batch_size", "validation_split")}
-
-
-def _dataset_facts(X: pd.DataFrame, y_series: pd.Series, y: np.ndarray, name: str,
-                   task: str) -> dict[str, Any]:
-    numeric = [str(c) for c in X.select_dtypes(include=np.number).columns]
-    facts: dict[str, Any] = {
-        "name": name, "task": task,
-        "target": str(y_series.name) if y_series.name is not None else "target",
-        "n_samples": len(y), "n_features": int(X.shape[1]),
-        "feature_names": [str(c) for c in X.columns], "numeric_features": numeric,
-        "categorical_features": [str(c) for c in X.columns if str(c) not in numeric],
-    }
-    if task == "classification":
-        labels, counts = np.unique(y, return_counts=True)
-        facts["target_type"] = "binary" if len(labels) == 2 else "multiclass"
-        facts["classes"] = [label(c) for c in labels]
-        facts["class_counts"] = {str(label(c)): int(n) for c, n in zip(labels, counts, strict=True)}
-    else:
-        facts["target_type"] = "continuous"
-        facts["target_summary"] = {"min": float(np.min(y)), "max": float(np.max(y)),
-                                   "mean": float(np.mean(y)), "std": float(np.std(y))}
-    return facts
-
-
-def _stats(values: np.ndarray) -> dict[str, float]:
-    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
-
-
-def _best_candidate_facts(best: Candidate, metrics: Sequence[str]) -> dict[str, Any]:
-    folds = [
-        {"fold": k, "n_train": f.n_train, "n_test": f.n_test, "scores": f.scores,
-         "score_time": f.score_time, "epochs_run": len(f.history.get("loss", [])),
-         "final_loss": (f.history.get("loss") or [float("nan")])[-1],
-         "final_val_loss": (f.history.get("val_loss") or [float("nan")])[-1]}
-        for k, f in enumerate(best.folds, start=1)
-    ]
-    return {"folds": folds, "summary": {m: _stats(best.metric(m)) for m in metrics}}
-
-
-def _model_facts(c: Candidate, kind: str, title: str, seconds: float, metrics) -> dict[str, Any]:
-    return {"name": c.name, "kind": kind, "title": title, "seconds": seconds,
-            "scores": {m: {"folds": c.metric(m).tolist(), **_stats(c.metric(m))} for m in metrics}}
-
-
-def _search_facts(candidates: Sequence[Candidate], ranks: np.ndarray, metrics,
-                  names: Mapping[str, str]) -> dict[str, Any]:
-    best_index = int(np.argmin(ranks))
-    return {
-        "selection_metric": metrics[0],
-        "best_index": best_index,
-        "best_params": display_params(candidates[best_index].params, names),
-        "candidates": [
-            {"params": display_params(c.params, names), "rank": int(rank),
-             "scores": {m: {"folds": c.metric(m).tolist(), **_stats(c.metric(m))} for m in metrics}}
-            for c, rank in zip(candidates, ranks, strict=True)
-        ],
-    }
-
-
-def _curve_facts(best: Candidate, y: np.ndarray, classes: np.ndarray | None) -> dict[str, Any]:
-    from sklearn.metrics import confusion_matrix
-
-    curves: dict[str, Any] = {"loss": [f.history for f in best.folds]}
-    order = np.concatenate([f.test_index for f in best.folds])
-    predicted = np.concatenate([f.y_pred for f in best.folds])
-    if classes is not None:
-        matrix = confusion_matrix(y[order], predicted, labels=classes)
-        curves["confusion_matrix"] = {"labels": [label(c) for c in classes],
-                                      "matrix": matrix.tolist(), "rows": "true class",
-                                      "columns": "predicted class"}
-    else:
-        residuals = y[order] - predicted
-        curves["residuals"] = {**_stats(residuals), "quantiles": {
-            str(q): float(np.quantile(residuals, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
-    return curves
-
-
-def _environment() -> dict[str, str]:
-    import platform
-
-    import keras
-    import sklearn
-
-    from .. import __version__
-
-    return {"skkeras": __version__, "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(), "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__,
-            "python": platform.python_version()}
