@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
 
+from . import _keras_compat
 from .routing import accepts_var_keyword, route_params, signature_parameters
 
 Builder = Callable[..., keras.Model]
@@ -195,18 +195,8 @@ def without_tensorflow_lookup() -> Iterator[None]:
     imported, no value can be of its types, so Keras is told for the duration
     that TensorFlow is unavailable.
     """
-    from keras.src.utils import module_utils
-
-    tensorflow = module_utils.tensorflow
-    # vars(): the lazy module's own attributes, since a missing one would import TensorFlow.
-    if "tensorflow" in sys.modules or vars(tensorflow).get("_available", True) is not None:
+    with _keras_compat.tensorflow_lookup_disabled():
         yield
-        return
-    tensorflow._available = False
-    try:
-        yield
-    finally:
-        tensorflow._available = None
 
 
 def clone_model_instance(model: keras.Model) -> keras.Model:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from . import _runtime
+from . import _keras_compat, _runtime
 from .building import without_tensorflow_lookup
 from .compilation_cache import enable_from_environment
 from .inputs import n_rows
@@ -92,9 +92,7 @@ def default_jit_compile(model: keras.Model) -> bool:
     """
     if backend_name() == "jax":
         return True
-    from keras.src.trainers.trainer import model_supports_jit
-
-    return bool(model_supports_jit(model)) and not has_random_layers(model)
+    return _keras_compat.model_supports_jit(model) and not has_random_layers(model)
 
 
 # --------------------------------------------------------------------- blockers
@@ -119,10 +117,29 @@ def _loss_reduction(model: keras.Model) -> str:
 
 
 def has_random_layers(model: keras.Model) -> bool:
-    """Whether a layer draws random numbers in training (Dropout, GaussianNoise...)."""
+    """Whether a layer draws random numbers in training (Dropout, GaussianNoise...).
+
+    Recurrent layers and cells (LSTM, GRU, SimpleRNN) hold a seed generator for
+    their dropout: they count only when ``dropout`` or ``recurrent_dropout`` is set.
+    """
     return any(
         isinstance(getattr(layer, "seed_generator", None), keras.random.SeedGenerator)
-        for layer in model._flatten_layers(include_self=False)
+        and not _recurrent_without_dropout(layer)
+        for layer in _keras_compat.flatten_layers(model)
+    )
+
+
+def _recurrent_without_dropout(layer: keras.Layer) -> bool:
+    recurrent = isinstance(layer, keras.layers.RNN) or hasattr(layer, "recurrent_dropout")
+    return recurrent and not getattr(layer, "dropout", 0) and not getattr(layer, "recurrent_dropout", 0)
+
+
+def needs_exact_batches(model: keras.Model) -> bool:
+    """Whether a batch's shape or padding rows change the numbers: random layers draw
+    noise for the shape, batch normalisation averages over the rows."""
+    return has_random_layers(model) or any(
+        isinstance(layer, keras.layers.BatchNormalization)
+        for layer in _keras_compat.flatten_layers(model)
     )
 
 
@@ -133,12 +150,16 @@ def blockers(
     *,
     n_samples: int | None = None,
     batch_size: int | None = None,
+    packed: bool = False,
 ) -> list[str]:
     """Reasons the fast path cannot train this model; empty if it can.
 
-    With ``n_samples`` and ``batch_size``, also the reasons that a padded short
-    last batch would change the numbers: a random layer would draw its noise for
-    the padded shape, batch normalisation would count the padding rows.
+    :func:`train_fast` trains a short last batch in its own shape where the shape
+    matters (random layers, batch normalisation), so these train on the fast path.
+    ``packed=True`` asks about a pack (:mod:`skkeras.packing`), whose members pad
+    their batches: there batch normalisation would count the padding rows, and with
+    ``n_samples`` and ``batch_size``, a random layer would draw its noise for the
+    padded shape of a short last batch.
     """
     reasons = []
     short_last_batch = bool(n_samples and batch_size and n_samples % batch_size)
@@ -152,12 +173,12 @@ def blockers(
         reasons.append("jit_compile=False on JAX")
     if getattr(model.optimizer, "gradient_accumulation_steps", None):
         reasons.append("gradient accumulation")
-    for layer in model._flatten_layers(include_self=False):
+    for layer in _keras_compat.flatten_layers(model):
         if getattr(layer, "stateful", False):
             reasons.append(f"the stateful layer {layer.name!r}")
-        if isinstance(layer, keras.layers.BatchNormalization):
+        if packed and isinstance(layer, keras.layers.BatchNormalization):
             reasons.append(f"batch normalization ({layer.name!r}) would count padding rows")
-    if short_last_batch and has_random_layers(model):
+    if packed and short_last_batch and has_random_layers(model):
         reasons.append("a random layer (Dropout...) with a short last batch: its noise "
                        "would be drawn for the padded batch shape")
     reduction = _loss_reduction(model)
@@ -195,7 +216,7 @@ def _positional_text(model: keras.Model, configs: tuple[dict, dict]) -> str:
     """
     text = "".join(json.dumps(config, sort_keys=True, default=repr) for config in configs)
     values = _plain_values(configs)
-    layers = (layer.name for layer in model._flatten_layers(include_self=True))
+    layers = (layer.name for layer in _keras_compat.flatten_layers(model, include_self=True))
     names = dict.fromkeys([*layers, *metric_names(configs[1])])
     for position, name in enumerate(names):
         if name not in values:
@@ -333,10 +354,10 @@ def _variable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
 
 
 def _program_for(
-    model: keras.Model, key: str | None, jit_compile: bool, sample: tuple[Any, ...]
+    model: keras.Model, key: str | None, jit_compile: bool, sample: tuple[Any, ...], short: int = 0
 ) -> _Program:
     if key is None:
-        return _compile_program(model, jit_compile)
+        return _compile_program(model, jit_compile, short)
     shapes = _variable_shapes(model)
     with _PROGRAMS.creating(key):  # two threads needing one program compile it once
         program = _PROGRAMS.get(key)
@@ -344,8 +365,8 @@ def _program_for(
             return program
         template = _private_template(model, sample)
         if template is None:  # not reusable: a program for this model alone
-            return _compile_program(model, jit_compile)
-        program = _compile_program(template, jit_compile)
+            return _compile_program(model, jit_compile, short)
+        program = _compile_program(template, jit_compile, short)
         _PROGRAMS.put(key, program)
         return program
 
@@ -385,16 +406,19 @@ def _update_metrics(template: keras.Model, loss, rows, y, y_pred, mask, weight) 
     ``weighted_metrics`` only, and leaves plain ``metrics`` unweighted; padding
     rows are masked out of both.
     """
-    template._loss_tracker.update_state(loss, sample_weight=rows)
-    compiled = template._compile_metrics
-    if compiled is None:
+    _keras_compat.loss_tracker(template).update_state(loss, sample_weight=rows)
+    found = _keras_compat.compiled_metrics(template)
+    if found is None:
         return
+    compiled = found[0]
     if not compiled.built:
         compiled.build(y, y_pred)
-    for metric in compiled._flat_metrics:
+        found = _keras_compat.compiled_metrics(template)
+    _, plain, weighted = found
+    for metric in plain:
         if metric:
             metric.update_state(y, y_pred, sample_weight=mask)
-    for metric in compiled._flat_weighted_metrics:
+    for metric in weighted:
         if metric:
             metric.update_state(y, y_pred, sample_weight=weight)
 
@@ -408,8 +432,17 @@ def _take_batch(data, plan, b):
     return x, y, loss_weight[b], metric_weight[b], mask[b], rows[b]
 
 
+def _short_batch(batch, rows: int):
+    """The first ``rows`` rows of a batch from :func:`_take_batch`, as ``fit`` would give
+    a last batch of that many rows: its real shape, and the loss weighted by the sample
+    weights alone (no ``batch_size / rows`` scaling: the reduction divides by ``rows``)."""
+    x, y, _, metric_weight, mask, n = batch
+    x = keras.tree.map_structure(lambda a: a[:rows], x)
+    return x, y[:rows], metric_weight[:rows], metric_weight[:rows], mask[:rows], n
+
+
 def _training_kwargs(model: keras.Model, training: bool) -> dict[str, bool]:
-    return {"training": training} if model._call_has_training_arg else {}
+    return {"training": training} if _keras_compat.call_has_training_arg(model) else {}
 
 
 class _Program:
@@ -431,7 +464,7 @@ class _Program:
 class _JaxProgram(_Program):
     """JAX: pure functions of the variable values, through Keras's stateless API."""
 
-    def __init__(self, template: keras.Model, jit_compile: bool) -> None:
+    def __init__(self, template: keras.Model, jit_compile: bool, short: int = 0) -> None:
         import jax
 
         super().__init__(template)
@@ -443,13 +476,13 @@ class _JaxProgram(_Program):
                 **_training_kwargs(template, training),
             )
             if losses:  # activity regularisation from the forward pass reaches compute_loss
-                template._losses_override = losses
+                _keras_compat.set_losses_override(template, losses)
             loss, (_, non_trainable, metrics_vars) = template.stateless_compute_loss(
                 trainable, non_trainable, metrics_vars, x=x, y=y, y_pred=y_pred,
                 sample_weight=weight, training=training,
             )
             if losses:
-                template._losses_override = []
+                _keras_compat.set_losses_override(template, [])
             unscaled = loss
             if training:
                 mapping = list(zip(template.optimizer.variables, optimizer_vars, strict=True))
@@ -470,20 +503,27 @@ class _JaxProgram(_Program):
                 for v in template.metrics_variables
             ]
 
+        def train_batch(state, batch):
+            trainable, non_trainable, optimizer_vars, metrics_vars = state
+            x, y, loss_weight, metric_weight, mask, rows = batch
+            (_, (loss, y_pred, non_trainable, metrics_vars)), grads = grad_fn(
+                trainable, non_trainable, metrics_vars, optimizer_vars, x, y, loss_weight
+            )
+            trainable, optimizer_vars = template.optimizer.stateless_apply(
+                optimizer_vars, grads, trainable
+            )
+            metrics_vars = metrics_after(metrics_vars, loss, rows, y, y_pred, mask, metric_weight)
+            return [trainable, non_trainable, optimizer_vars, metrics_vars]
+
         def train_epoch(state, data, plan, n_batches):
             def step(b, state):
-                trainable, non_trainable, optimizer_vars, metrics_vars = state
-                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
-                (_, (loss, y_pred, non_trainable, metrics_vars)), grads = grad_fn(
-                    trainable, non_trainable, metrics_vars, optimizer_vars, x, y, loss_weight
-                )
-                trainable, optimizer_vars = template.optimizer.stateless_apply(
-                    optimizer_vars, grads, trainable
-                )
-                metrics_vars = metrics_after(metrics_vars, loss, rows, y, y_pred, mask, metric_weight)
-                return [trainable, non_trainable, optimizer_vars, metrics_vars]
+                return train_batch(state, _take_batch(data, plan, b))
 
-            return jax.lax.fori_loop(0, n_batches, step, state)
+            if not short:
+                return jax.lax.fori_loop(0, n_batches, step, state)
+            # The last batch in its own shape (random layers, batch normalisation).
+            state = jax.lax.fori_loop(0, n_batches - 1, step, state)
+            return train_batch(state, _short_batch(_take_batch(data, plan, n_batches - 1), short))
 
         def evaluate(state, data, plan, n_batches):
             def step(b, state):
@@ -565,29 +605,39 @@ class _TensorFlowProgram(_Program):
     a fit's values in and out, which lets every fit of the architecture reuse it.
     """
 
-    def __init__(self, template: keras.Model, jit_compile: bool) -> None:
+    def __init__(self, template: keras.Model, jit_compile: bool, short: int = 0) -> None:
         import tensorflow as tf
 
         super().__init__(template)
         optimizer = template.optimizer
 
+        def train_batch(batch):
+            x, y, loss_weight, metric_weight, mask, rows = batch
+            with tf.GradientTape() as tape:
+                y_pred = template(x, **_training_kwargs(template, True))
+                loss = _keras_compat.compute_loss(template,
+                    x=x, y=y, y_pred=y_pred, sample_weight=loss_weight, training=True
+                )
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, template.trainable_weights)
+            optimizer.apply(grads, template.trainable_weights)
+            _update_metrics(template, loss, rows, y, y_pred, mask, metric_weight)
+
         # Explicit tf.while_loop rather than autograph's `for ... in tf.range`: nested
         # in the multi-epoch loop, autograph left a Range op XLA cannot compile.
         def train_epoch(data, plan, n_batches):
             def step(b):
-                x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
-                with tf.GradientTape() as tape:
-                    y_pred = template(x, **_training_kwargs(template, True))
-                    loss = template._compute_loss(
-                        x=x, y=y, y_pred=y_pred, sample_weight=loss_weight, training=True
-                    )
-                    scaled = optimizer.scale_loss(loss)
-                grads = tape.gradient(scaled, template.trainable_weights)
-                optimizer.apply(grads, template.trainable_weights)
-                _update_metrics(template, loss, rows, y, y_pred, mask, metric_weight)
+                train_batch(_take_batch(data, plan, b))
                 return (b + 1,)
 
-            return tf.while_loop(lambda b: b < n_batches, step, (tf.constant(0),))[0]
+            full = n_batches - 1 if short else n_batches
+            done = tf.while_loop(lambda b: b < full, step, (tf.constant(0),))[0]
+            if not short:
+                return done
+            # The last batch in its own shape (random layers, batch normalisation).
+            with tf.control_dependencies([done]):
+                train_batch(_short_batch(_take_batch(data, plan, n_batches - 1), short))
+                return done + 1
 
         def train_epochs(data, plans, n_batches, n_epochs, fresh_metrics):
             """Several epochs in one call; each epoch's metric results, stacked."""
@@ -610,7 +660,7 @@ class _TensorFlowProgram(_Program):
             for b in tf.range(n_batches):
                 x, y, loss_weight, metric_weight, mask, rows = _take_batch(data, plan, b)
                 y_pred = template(x, **_training_kwargs(template, False))
-                loss = template._compute_loss(
+                loss = _keras_compat.compute_loss(template,
                     x=x, y=y, y_pred=y_pred, sample_weight=loss_weight, training=False
                 )
                 _update_metrics(template, loss, rows, y, y_pred, mask, metric_weight)
@@ -651,10 +701,12 @@ def _per_epoch(logs: Mapping[str, Any], n_epochs: int) -> list[dict[str, float]]
     return [{name: float(values[e]) for name, values in columns.items()} for e in range(n_epochs)]
 
 
-def _compile_program(template: keras.Model, jit_compile: bool) -> _Program:
+def _compile_program(template: keras.Model, jit_compile: bool, short: int = 0) -> _Program:
+    """The compiled epochs of ``template``; ``short``: the rows of each epoch's last
+    batch when it is trained in its own shape (0: padded like the others)."""
     if backend_name() == "jax":
-        return _JaxProgram(template, jit_compile)
-    return _TensorFlowProgram(template, jit_compile)
+        return _JaxProgram(template, jit_compile, short)
+    return _TensorFlowProgram(template, jit_compile, short)
 
 
 # ----------------------------------------------------------------- batching
@@ -766,7 +818,7 @@ def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
         keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
         np.ones(min(batch_size, len(y)), dtype=np.float32),
     )
-    model._symbolic_build(data_batch=sample)
+    _keras_compat.symbolic_build(model, sample)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 
@@ -797,12 +849,17 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     # The job's own batch plan, unless runs of a search share a wider one: never
     # what happens to be compiled already, so a fit's numbers do not depend on
     # what the process ran before.
-    max_batches, width = job.slots or (-(-rows // batch_size), batch_size)
+    exact = needs_exact_batches(model)
+    max_batches, width = (job.slots if job.slots and not exact else None) or (
+        -(-rows // batch_size), batch_size)
+    # Random layers and batch normalisation see a batch's shape and rows: the last,
+    # short batch then trains in its own shape, as in fit.
+    short = n % batch_size if exact else 0
     key = architecture_key(model)
     if key is not None:
         key += (f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|plan{max_batches}x{width}"
-                f"|rows{rows}|xla{jit_compile}")
-    program = _program_for(model, key, jit_compile, (x, y, batch_size))
+                f"|rows{rows}|xla{jit_compile}|short{short}")
+    program = _program_for(model, key, jit_compile, (x, y, batch_size), short)
     # A program is shared by the fits of one architecture (on TensorFlow it trains
     # its template's variables): one fit at a time trains on it.
     with _runtime.lock_for(program):

@@ -49,7 +49,8 @@ def packable(job: TrainingJob) -> bool:
         and not job.callbacks
         and job.validation_data is None
         and not job.verbose
-        and not engine.blockers(job.model, job.callbacks, job.fit_kwargs)
+        and not engine.blockers(job.model, job.callbacks, job.fit_kwargs, packed=True,
+                                n_samples=n_rows(job.x), batch_size=job.batch_size)
     )
 
 

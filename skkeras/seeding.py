@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import _runtime
+from . import _keras_compat, _runtime
 
 _MAX_SEED = 2**31 - 1
 
@@ -64,22 +64,13 @@ def scoped_seed(seed: int) -> Iterator[None]:
 
 
 def _scoped_seed(seed: int) -> Iterator[None]:
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-
     python_state = random.getstate()
-    keras_random = seed_generator.python_random
-    generator_key = seed_generator.GLOBAL_SEED_GENERATOR
-    previous_generator = global_state.get_global_attribute(generator_key)
     random.seed(seed)  # for builders that draw from random themselves
-    seed_generator.python_random = random.Random(seed)
-    global_state.set_global_attribute(generator_key, None)
     try:
-        yield
+        with _keras_compat.keras_seed_scope(seed):
+            yield
     finally:
-        seed_generator.python_random = keras_random
         random.setstate(python_state)
-        global_state.set_global_attribute(generator_key, previous_generator)
 
 
 @contextlib.contextmanager
