@@ -8,7 +8,7 @@ Two ways to keep a fitted estimator:
 * :func:`save` / :func:`load` write and read one file that Keras itself can open:
   ``.h5`` (Keras's HDF5 layout, plus a JSON dataset ``skkeras_state``) or ``.keras``
   (Keras's zip format, plus a JSON member ``skkeras.json``). Loading is safe by
-  construction: the JSON is read into a fixed schema (:mod:`.state`), references to
+  construction: the JSON is read into a fixed schema (:mod:`.schema`, :mod:`.codec`), references to
   code resolve only if trusted (:mod:`.trust`), Keras's ``safe_mode`` stays on, and
   nothing is unpickled or imported. :func:`untrusted_references` lists what a file
   names before you trust it.

@@ -10,15 +10,13 @@ from typing import Any
 
 import keras
 
+from .codec import Decoder as _Decoder
 from .files import (
     atomic_write,
     read_state,
     read_state_and_model,
     repair_compile_config,
     writer_for,
-)
-from .state import (
-    Decoder as _Decoder,
 )
 from .state import (
     ModelFileError,
