@@ -321,22 +321,23 @@ keras.datasets.mnist.load_data = _mnist_standin
 '''
 
 _PAGE_RUNNER = '''
-import os, sys, traceback
+import os as _os, sys as _sys, traceback as _traceback
 import skkeras_scikeras_alias  # noqa: F401
-import matplotlib
-matplotlib.use("Agg")
-if os.environ.get("SKKERAS_SUITE_MNIST_STANDIN"):
+import matplotlib as _matplotlib
+_matplotlib.use("Agg")
+if _os.environ.get("SKKERAS_SUITE_MNIST_STANDIN"):
     exec(compile({standin!r}, "<mnist stand-in>", "exec"))
-blocks = {blocks!r}
-namespace = {{"__name__": "__main__"}}
-for number, code in enumerate(blocks, 1):
+_blocks = {blocks!r}
+# The blocks run in __main__'s namespace, as a notebook's cells do (pickle finds their functions).
+_namespace = _sys.modules["__main__"].__dict__
+for _number, _code in enumerate(_blocks, 1):
     try:
-        exec(compile(code, f"<block {{number}}>", "exec"), namespace)
+        exec(compile(_code, f"<block {{_number}}>", "exec"), _namespace)
     except BaseException:
-        print(f"FAILED at block {{number}} of {{len(blocks)}}:\\n{{code}}", file=sys.stderr)
-        traceback.print_exc()
-        sys.exit(1)
-print(f"ran {{len(blocks)}} blocks")
+        print(f"FAILED at block {{_number}} of {{len(_blocks)}}:\\n{{_code}}", file=_sys.stderr)
+        _traceback.print_exc()
+        _sys.exit(1)
+print(f"ran {{len(_blocks)}} blocks")
 '''
 
 
@@ -344,6 +345,8 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
     check = alias_check(work, env)
     pages = sorted((work / "docs" / "source").rglob("*.md")) + sorted(
         (work / "docs" / "source").glob("*.rst"))
+    if args.pages:
+        pages = [p for p in pages if any(part in p.name for part in args.pages.split(","))]
     rows, details = [], []
     for page in pages:
         blocks = page_blocks(page)
@@ -413,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write each test's outcome here")
     parser.add_argument("--compare", type=Path,
                         help="a --json file of a --reference run: mark tests failing there too")
+    parser.add_argument("--pages", help="docs: only pages whose file name contains one of "
+                        "these comma-separated parts")
     parser.add_argument("--mnist-standin", action="store_true",
                         help="docs: pages that load MNIST (a download) get scikit-learn's bundled "
                         "digits scaled to 28x28 instead, so that their code runs offline")
