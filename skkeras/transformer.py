@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import keras
 import numpy as np
+import scipy.sparse
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import TransformerTags
@@ -53,7 +54,8 @@ class KerasTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasR
         whatever y is given (an autoencoder in a Pipeline, which passes y
         along); "y" requires y (a supervised model whose hidden layer is the
         embedding); "auto" uses y when given and X otherwise. y is a regression
-        target: its width must match the model's output.
+        target: its width must match the model's output. A sparse X is accepted
+        (densified one batch at a time), but not reconstructed: give y.
 
     Attributes
     ----------
@@ -122,6 +124,12 @@ class KerasTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, KerasR
                 raise ValueError(
                     "A model with several named inputs cannot reconstruct X: give y, "
                     "or target='y'."
+                )
+            if scipy.sparse.issparse(X):
+                raise ValueError(
+                    "KerasTransformer cannot reconstruct a sparse X: the target would be the "
+                    "whole matrix made dense. Give y (target='y'), or X.toarray() if it fits "
+                    "in memory."
                 )
             return X
         return y

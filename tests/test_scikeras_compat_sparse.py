@@ -41,6 +41,23 @@ def X():
     return RowLimitedCSR(matrix)
 
 
+@pytest.fixture
+def row_limit(monkeypatch):
+    """Every CSR matrix (whatever copies validation makes) refuses to become dense beyond
+    ``limit["rows"]`` rows at once; ``limit["densified"]`` records each densified size."""
+    limit = {"rows": 32, "densified": []}
+    toarray = scipy.sparse.csr_matrix.toarray
+
+    def guarded(self, *args, **kwargs):
+        if self.shape[0] > limit["rows"]:
+            raise AssertionError(f"densified {self.shape[0]} rows at once")
+        limit["densified"].append(self.shape[0])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", guarded)
+    return limit
+
+
 def _model(width=30):
     model = keras.Sequential([keras.Input((width,)), keras.layers.Dense(4, activation="relu"),
                               keras.layers.Dense(1)])
@@ -145,3 +162,51 @@ def test_jax_backend():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_estimators_in_a_text_pipeline(row_limit):
+    """A TfidfVectorizer before the net: the estimator trains and predicts on sparse
+    rows densified per batch (never the whole matrix), like the same data dense."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from skkeras import KerasClassifier
+
+    rng = np.random.default_rng(0)
+    words = np.array(["red", "green", "blue", "cat", "dog", "fish", "sun", "rain"])
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(80)]
+    y = np.array(["animal" if ("cat" in t or "dog" in t) else "other" for t in texts])
+    pipe = make_pipeline(
+        TfidfVectorizer(),
+        KerasClassifier(hidden_layer_sizes=(8,), epochs=20, batch_size=16, random_state=0,
+                        predict__batch_size=20),
+    ).fit(texts, y)
+    assert pipe[-1].__sklearn_tags__().input_tags.sparse
+    assert max(row_limit["densified"]) == 16  # training: one batch at a time
+    row_limit["rows"] = 20  # predicting: batches of predict__batch_size rows
+    assert pipe.score(texts, y) >= 0.75
+    proba = pipe.predict_proba(texts)
+    # The same fit on the dense matrix gives nearly the same model (same seed and epoch
+    # orders; Model.fit and the fast engine round float32 sums differently).
+    X_dense = pipe[0].transform(texts).tocoo().toarray()
+    dense = KerasClassifier(hidden_layer_sizes=(8,), epochs=20, batch_size=16, random_state=0)
+    np.testing.assert_allclose(dense.fit(X_dense, y).predict_proba(X_dense), proba, atol=1e-2)
+
+
+def test_transformer_on_sparse_input(X, row_limit):
+    from skkeras import KerasTransformer
+
+    def autoencoder(meta):
+        x = keras.Input((meta["n_features_in_"],))
+        code = keras.layers.Dense(2, name="code")(x)
+        return keras.Model(x, keras.layers.Dense(meta["n_features_in_"])(code))
+
+    with pytest.raises(ValueError, match="cannot reconstruct a sparse X"):
+        KerasTransformer(autoencoder, epochs=1).fit(X)
+    y = X.tocoo().toarray()  # a dense target of X's width (COO: not guarded)
+    embed = KerasTransformer(autoencoder, epochs=2, batch_size=16, random_state=0,
+                             predict__batch_size=16).fit(X, y)
+    assert max(row_limit["densified"]) == 16  # 100 rows: batches of 16 (and one of 4)
+    codes = embed.transform(X)
+    assert codes.shape == (100, 2)
+    np.testing.assert_allclose(codes, embed.transform(y), rtol=1e-5, atol=1e-6)
