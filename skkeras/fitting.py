@@ -1,25 +1,28 @@
 """Pieces of a fit that the estimators' steps share: what a fit prepared before
-training (:class:`PreparedFit`), the rollback of a failed fit, the validation rows,
-and the parameter bookkeeping of :class:`~skkeras.wrappers.BaseWrapper`.
+training (:class:`PreparedFit`) and left (:class:`FitResult`), the rollback of a
+failed fit, the training job (rows, batches, validation data), and the reuse of a
+built model across fits (:mod:`skkeras.reuse`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from . import reuse
+from . import building, reuse
+from .engine import prepare as prepare_for_training
+from .inputs import n_rows, take_rows
 from .job import TrainedState, TrainingJob
-from .routing import accepts_var_keyword, signature_parameters
+from .routing import accepts_var_keyword, routing_prefix, signature_parameters
 from .seeding import derive_seed
 from .settings import FitSettings
+from .training import choose_path
 
 #: Parameters that only steer training: a builder that does not ask for them
 #: builds the same model whatever their values.
@@ -120,37 +123,92 @@ def with_weights(x: Any, y: Any, weights: np.ndarray | None) -> tuple[Any, ...]:
     return (x, y) if weights is None else (x, y, weights)
 
 
-def _constructors(cls: type) -> Iterator[Any]:
-    """The ``__init__`` of ``cls`` and, while each takes ``**kwargs`` and so passes
-    them on, those of its bases."""
-    for klass in cls.__mro__:
-        init = vars(klass).get("__init__")
-        if init is None or klass is object:
-            continue
-        yield init
-        if not accepts_var_keyword(init):
-            return
+def cast_targets(y: Any) -> Any:
+    """float64 targets as float32, the models' dtype (arrays, or dicts/lists of them)."""
+    if isinstance(y, Mapping):
+        return {k: cast_targets(v) for k, v in y.items()}
+    if isinstance(y, list | tuple):
+        return [cast_targets(v) for v in y]
+    y = np.asarray(y)
+    return y.astype(np.float32) if y.dtype == np.float64 else y
 
 
-@functools.cache
-def constructor_parameter_names(cls: type) -> tuple[str, ...]:
-    """The estimator parameters of ``cls``: its constructor's named arguments, and those
-    of the base constructors its ``**kwargs`` reach (a subclass that declares only its
-    own parameters keeps the inherited ones)."""
-    names = {
-        name for init in _constructors(cls) for name in signature_parameters(init)
-        if name != "self"
-    }
-    return tuple(sorted(names))
+def make_training_job(estimator: Any, fit: PreparedFit, x: Any, y: Any, y_encoded: Any,
+                  weights: np.ndarray | None) -> TrainingJob:
+    """The training of this fit: rows, batches, callbacks and validation data."""
+    settings = fit.settings
+    train_rows, val_rows = validation_rows(
+        n_rows(x), estimator._stratify_labels(y), settings.validation_split, fit.seed)
+    validation_data = settings.validation_data
+    if val_rows is not None:
+        validation_data = with_weights(
+            take_rows(x, val_rows), take_rows(y_encoded, val_rows),
+            None if weights is None else weights[val_rows],
+        )
+    elif validation_data is not None:
+        validation_data = estimator._encode_validation_data(validation_data)
+    n_val = n_rows(validation_data[0]) if validation_data is not None else 0
+    callbacks = building.make_callbacks(estimator.callbacks, estimator._routed("callbacks"))
+    callbacks += building.make_callbacks(settings.extra_callbacks, {})
+    return TrainingJob(
+        model=fit.model, x=take_rows(x, train_rows), y=take_rows(y_encoded, train_rows),
+        sample_weight=None if weights is None else weights[train_rows],
+        epochs=int(settings.epochs),
+        batch_size=settings.batch_size_for(len(train_rows), estimator._default_batch_size),
+        first_epoch=estimator.current_epoch if fit.continuing else 0,
+        seed=derive_seed(fit.seed, "shuffle"), shuffle=settings.shuffle,
+        callbacks=callbacks, validation_data=validation_data,
+        validation_batch_size=settings.validation_batch_size_for(n_val),
+        verbose=settings.verbose, fit_kwargs=settings.fit_kwargs, engine=estimator.engine,
+        jit_compile=estimator._routed("compile").get("jit_compile"),
+    )
 
 
-@functools.cache
-def signature_defaults(cls: type) -> dict[str, Any]:
-    """Default values of the parameters :func:`constructor_parameter_names` lists
-    (the nearest constructor's default wins)."""
-    defaults: dict[str, Any] = {}
-    for init in _constructors(cls):
-        for name, parameter in signature_parameters(init).items():
-            if parameter.default is not parameter.empty:
-                defaults.setdefault(name, parameter.default)
-    return defaults
+def recipe_key(estimator: Any, meta: dict[str, Any], seed: int) -> Any:
+    """What the built model depends on besides the facts in ``meta`` that the build
+    reads, for :func:`skkeras.reuse.workbench`: the target's facts always, since
+    the build also sees the target itself (the default loss, the output width)."""
+    if not isinstance(estimator.random_state, int | np.integer) or isinstance(estimator.random_state, bool):
+        return None
+    spec = estimator._model_spec()
+    if isinstance(spec, keras.Model) or not callable(spec):
+        return None
+    params = estimator.get_params(deep=False)
+    seen = signature_parameters(spec)
+    if "params" not in seen and not accepts_var_keyword(spec):
+        # Training settings the builder cannot see do not change the model.
+        for name in [*TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in TRAINING_ROUTES)]:
+            if name not in seen:
+                params.pop(name, None)
+    target_facts = {name: meta.get(name) for name in TARGET_FACTS}
+    return reuse.recipe_key((type(estimator), spec, params, target_facts, seed))
+
+
+def job_on_workbench(estimator: Any, job: TrainingJob, bench: reuse.Workbench, build_model: Callable[[], keras.Model]) -> tuple[TrainingJob, reuse.Workbench | None]:
+    """The job, set to start the reused model from its initial values; or, if
+    the fast path cannot train that model, the job on a model of its own."""
+
+    model = bench.model
+    try:
+        fast = choose_path(replace(job, engine="auto")) == "fast"
+    except ValueError:
+        fast = False
+    if not fast:
+        model = build_model()
+        estimator._match_target(model)
+        return replace(job, model=model), None
+    if bench.initial is None:
+        prepare_for_training(model, job.x, job.y, job.batch_size)
+        bench.initial = TrainedState.of(model, {})
+    return replace(job, initial=bench.initial), bench
+
+
+def without_loss(model: keras.Model) -> bool:
+    """Whether training this model has nothing to minimise: no compiled loss, no
+    added losses, and Keras's own train_step."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, Mapping):
+        loss = list(loss.values())
+    if isinstance(loss, list | tuple):
+        loss = [item for item in loss if item is not None]
+    return not loss and not model.losses and type(model).train_step is keras.Model.train_step

@@ -16,8 +16,11 @@ names are scikeras's where scikeras has one):
    (:mod:`skkeras.training` says which, in ``fit_path_``), then a divergence check;
 5. :meth:`~BaseWrapper._commit`: the fitted attributes, set in one place.
 
-The data steps live in their own modules: :mod:`~skkeras.inputs` (X),
-:mod:`~skkeras.targets` (y), :mod:`~skkeras.weights`, :mod:`~skkeras.building`,
+Steps 1-2 are :class:`~skkeras.data_steps.DataStepsMixin`'s, step 3
+:class:`~skkeras.model_building.ModelBuildingMixin`'s, parameters
+:class:`~skkeras.params.ParameterMixin`'s; this module orchestrates. The mechanics
+live in :mod:`~skkeras.inputs` (X), :mod:`~skkeras.targets` (y), :mod:`~skkeras.weights`,
+:mod:`~skkeras.building`, :mod:`~skkeras.fitting` (the job, the rollback),
 :mod:`~skkeras.training` and :mod:`~skkeras.prediction`.
 """
 
@@ -28,27 +31,25 @@ from typing import Any
 
 import keras
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_regressor
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from . import building, packing, reuse, sparse
+from . import packing, reuse
+from .data_steps import DataStepsMixin
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
 from .fitting import (
-    TARGET_FACTS,
-    TRAINING_ROUTES,
-    TRAINING_SETTINGS,
     FitResult,
     PreparedFit,
-    constructor_parameter_names,
+    cast_targets,
+    job_on_workbench,
     keep_fitted_state_on_error,
-    signature_defaults,
-    validation_rows,
+    make_training_job,
+    recipe_key,
     with_weights,
+    without_loss,
 )
 from .inputs import (
     FeatureEncoder,
@@ -57,19 +58,13 @@ from .inputs import (
     split_inputs,
     take_rows,
     validate_features,
-    validate_features_and_target,
 )
 from .job import TrainedState, TrainingJob
+from .model_building import ModelBuildingMixin
+from .params import ParameterMixin
 from .persistence import PersistenceMixin
 from .prediction import model_outputs, plain_model_inputs
-from .routing import (
-    ROUTING_PREFIXES,
-    accepts_var_keyword,
-    route_params,
-    routing_prefix,
-    signature_parameters,
-)
-from .seeding import derive_seed, resolve_seed, scoped_seed
+from .seeding import resolve_seed
 from .settings import CLASSIFIER_CONSTRAINTS, PARAMETER_CONSTRAINTS, FitSettings
 from .targets import (
     ClassificationEncoder,
@@ -88,13 +83,8 @@ from .training import (
 )
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
-#: Fitted attributes that describe the data, recorded by ``_validate_data`` and
-#: handed to builders in ``meta``.
-_DATA_FACTS = ("n_features_in_", "feature_names_in_", "X_dtype_", "X_shape_", "y_dtype_", "y_ndim_",
-               "target_type_")
 
-
-class BaseWrapper(PersistenceMixin, BaseEstimator):
+class BaseWrapper(ParameterMixin, DataStepsMixin, ModelBuildingMixin, PersistenceMixin, BaseEstimator):
     """A Keras model as a scikit-learn estimator; the base of :class:`KerasClassifier`
     and :class:`KerasRegressor`, and of your own (a transformer, an autoencoder).
 
@@ -246,84 +236,6 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
                 return extra[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _extra_param_names(self) -> list[str]:
-        """Routed and builder keyword parameters held beyond the signature's."""
-        return sorted(self._extra_params)
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        # scikit-learn reads the signature on every get_params call (about 0.15 ms);
-        # a search calls it thousands of times, and a class's signature never changes.
-        return list(constructor_parameter_names(cls))
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters, routed ones included. A constructor argument the subclass's
-        ``__init__`` does not store (``optimizer__learning_rate=0.001``) has its default."""
-        defaults = signature_defaults(type(self))
-        params = {}
-        for name in self._get_param_names():
-            if name in self.__dict__:
-                value = self.__dict__[name]
-            elif name in self._extra_params:
-                value = self._extra_params[name]
-            elif name in defaults:
-                value = defaults[name]
-            else:
-                value = getattr(self, name)
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                params.update((f"{name}__{k}", v) for k, v in value.get_params().items())
-            params[name] = value
-        params.update(self._extra_params)
-        return params
-
-    def set_params(self, **params: Any) -> BaseWrapper:
-        """Set parameters, including routed ones (``optimizer__learning_rate``) and
-        keyword arguments of the model builder that were never given before."""
-        valid = self.get_params(deep=False)
-        declared = set(self._get_param_names())
-        for name, value in params.items():
-            if name in declared:
-                setattr(self, name, value)
-                continue
-            if name in valid or routing_prefix(name) or self._builder_accepts(name):
-                self._extra_params[name] = value
-                continue
-            raise ValueError(
-                f"Invalid parameter {name!r} for estimator {type(self).__name__}: it is not "
-                "a parameter of the estimator, not routed with a prefix "
-                f"({', '.join(p + '__' for p in ROUTING_PREFIXES)}) and not an argument "
-                "of the model builder. This issue can likely be resolved by setting this "
-                f"parameter in the constructor: `{type(self).__name__}({name}=...)`. Valid "
-                f"parameters: {sorted(valid)}."
-            )
-        return self
-
-    def __sklearn_clone__(self) -> BaseWrapper:
-        # clone deep-copies parameters; Keras objects of unregistered custom classes
-        # (a loss, a metric) deep-copy only inside a scope that names their classes.
-        from .custom_objects import custom_object_references, resolve_references
-
-        refs = custom_object_references(list(self.get_params(deep=False).values()))
-        with keras.saving.custom_object_scope(resolve_references(refs)):
-            return super().__sklearn_clone__()
-
-    def _builder_accepts(self, name: str) -> bool:
-        try:
-            spec = self._model_spec()
-        except ValueError:
-            return False
-        if isinstance(spec, keras.Model) or not callable(spec):
-            return False
-        return name in signature_parameters(spec) or accepts_var_keyword(spec)
-
-    def _routed(self, destination: str) -> dict[str, Any]:
-        return route_params(self.get_params(deep=False), destination)
-
-    def _routed_flat(self, destination: str) -> dict[str, Any]:
-        """Routed arguments of one constructor: ``optimizer__a__b`` (routed further,
-        to nothing skkeras knows) is left out, as scikeras does."""
-        return {k: v for k, v in self._routed(destination).items() if "__" not in k}
-
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -363,93 +275,6 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         return FeatureEncoder(self.inputs, getattr(self, "feature_names_in_", None))
 
     # --------------------------------------------------------------- the steps
-    def _validate_data(self, X: Any, y: Any = None, reset: bool = False) -> tuple[Any, Any]:
-        """Step 1: check X (and y, when given or required) with scikit-learn's rules;
-        with ``reset``, record the facts about them (``n_features_in_``, ``X_shape_``,
-        ``X_dtype_``, ``y_dtype_``, ``y_ndim_``, ``target_type_``)."""
-        required = self.__sklearn_tags__().target_tags.required
-        if reset and (y is not None or required):
-            X, y = validate_features_and_target(self, X, y, y_numeric=is_regressor(self))
-        else:
-            X = validate_features(self, X, reset=reset)
-            if y is not None:
-                y = check_array(y, ensure_2d=False, dtype="numeric" if is_regressor(self) else None,
-                                input_name="y")
-                if len(y) != n_rows(X):
-                    raise ValueError(f"X has {n_rows(X)} rows but y has {len(y)}: they must match.")
-        if not reset:
-            self._check_like_first_fit(X, y)
-        if reset:
-            arrays = X if isinstance(X, Mapping) else None
-            self.X_shape_ = {k: a.shape for k, a in arrays.items()} if arrays else X.shape
-            self.X_dtype_ = {k: a.dtype for k, a in arrays.items()} if arrays else X.dtype
-            for name in ("y_dtype_", "y_ndim_", "target_type_"):
-                self.__dict__.pop(name, None)
-            if y is not None:
-                self.y_dtype_, self.y_ndim_ = y.dtype, y.ndim
-                self.target_type_ = type_of_target(y)
-        return X, y
-
-    def _check_like_first_fit(self, X: Any, y: Any) -> None:
-        """A continuing fit's X and y must have the dimensions and (safely castable)
-        dtypes of the first fit's, as scikeras checks."""
-        name = type(self).__name__
-        shape, dtype = self.__dict__.get("X_shape_"), self.__dict__.get("X_dtype_")
-        if isinstance(X, np.ndarray) and isinstance(shape, tuple):
-            if X.ndim != len(shape):
-                raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
-                                 f"{len(shape)} dimensions in X.")
-            if dtype is not None and not np.can_cast(X.dtype, dtype):
-                raise ValueError(f"Got X with dtype {X.dtype}, but this {name} expected {dtype} "
-                                 f"and casting from {X.dtype} to {dtype} is not safe.")
-        if y is None or "y_ndim_" not in self.__dict__:
-            return
-        if y.ndim != self.y_ndim_:
-            raise ValueError(f"y has {y.ndim} dimensions, but this {name} is expecting "
-                             f"{self.y_ndim_} dimensions in y.")
-        if not np.can_cast(y.dtype, self.y_dtype_) and not (
-            y.dtype.kind in "OUS" and self.y_dtype_.kind in "OUS"
-        ):
-            raise ValueError(f"Got y with dtype {y.dtype}, but this {name} expected "
-                             f"{self.y_dtype_} and casting from {y.dtype} to {self.y_dtype_} "
-                             "is not safe.")
-
-    def _fit_encoders(self, X: Any, y: Any) -> None:
-        """Step 2: fit ``target_encoder`` and ``feature_encoder`` (as scikeras, in that
-        order) and record what their ``get_metadata()`` reports."""
-        self.target_encoder_ = self.target_encoder.fit(y)
-        self.feature_encoder_ = self.feature_encoder.fit(X)
-        for encoder in (self.target_encoder_, self.feature_encoder_):
-            for name, value in getattr(encoder, "get_metadata", dict)().items():
-                setattr(self, name, value)
-        sample = sparse.dense_rows(self.feature_encoder_.transform(take_rows(X, slice(0, 1))),
-                                   slice(None))
-        self._inputs_ = {
-            "sample": sample,
-            "input_shapes_": {k: tuple(a.shape[1:]) for k, a in sample.items()}
-            if isinstance(sample, Mapping) else {"features": tuple(np.shape(sample)[1:])},
-            "named_inputs_": isinstance(sample, Mapping),
-        }
-        if hasattr(self.target_encoder_, "target_"):
-            self.target_ = self.target_encoder_.target_
-
-    def _get_metadata(self) -> dict[str, Any]:
-        """``meta`` for builders: the facts about the data, the fitted encoders and
-        what they report, and ``input_shapes_``/``named_inputs_`` (the model's inputs)."""
-        names = [*_DATA_FACTS, *TARGET_FACTS]
-        # A custom encoder is itself a fact; skkeras's own are described by the facts
-        # above (and kept out, so that builds reading every fact can be reused).
-        names += [f"{kind}_encoder_" for kind in ("target", "feature")
-                  if getattr(type(self), f"{kind}_encoder").fget not in _DEFAULT_ENCODERS]
-        for encoder in (self.__dict__.get("target_encoder_"), self.__dict__.get("feature_encoder_")):
-            names += list(getattr(encoder, "get_metadata", dict)())
-        meta = {name: self.__dict__[name] for name in dict.fromkeys(names) if name in self.__dict__}
-        inputs = self.__dict__.get("_inputs_", {})
-        meta.update({k: v for k, v in inputs.items() if k != "sample"})
-        for name in ("n_features_in_", "feature_names_in_"):  # None for dict X
-            meta.setdefault(name, None)
-        return meta
-
     def _initialize(self, X: Any, y: Any = None) -> tuple[Any, Any]:
         """Steps 1-3 for a fresh fit (scikeras's hook): validate, fit the encoders,
         build and compile ``model_``. Returns the validated (X, y). A subclass may
@@ -460,120 +285,9 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         self._match_target(self.model_)
         return X, y
 
-    def _model_spec(self) -> Callable[..., keras.Model] | keras.Model:
-        """What builds the model: ``_keras_build_fn``, ``model``/``build_fn``, or the MLP."""
-        if hasattr(type(self), "_keras_build_fn"):
-            if self.model is not None or self.build_fn is not None:
-                raise ValueError(
-                    f"{type(self).__name__} defines _keras_build_fn, so model= and build_fn= "
-                    "must be None: a class that builds its own model cannot implement "
-                    "``_keras_build_fn`` and take the `model` parameter as well."
-                )
-            return self._keras_build_fn
-        for name in ("model", "build_fn"):
-            spec = getattr(self, name)
-            if spec is not None and not callable(spec) and not isinstance(spec, keras.Model):
-                raise InvalidParameterError(  # a TypeError (as scikeras) and a ValueError
-                    f"{name}= must be a callable returning a keras.Model, a keras.Model instance "
-                    f"or None (``{name}`` must be one of these); got {type(spec).__name__}."
-                )
-        return building.resolve_builder(self.model, self.build_fn)
-
-    def _build_keras_model(
-        self, meta: Mapping[str, Any] | None = None, *, seed: int | None = None,
-        sample_inputs: Any = None, use_instance: bool = False,
-    ) -> keras.Model:
-        """Step 3: a new compiled model for this fit, built under the fit's seed.
-
-        ``meta``, ``seed`` and ``sample_inputs`` default to this fit's. A
-        ``keras.Model`` given as ``model=`` is cloned, unless ``use_instance``
-        (``initialize``), which takes it as it is, trained weights included.
-        """
-        meta = self._get_metadata() if meta is None else meta
-        seed = self.seed_ if seed is None else seed
-        sample_inputs = self._inputs_["sample"] if sample_inputs is None else sample_inputs
-        spec = self._model_spec()
-        with scoped_seed(derive_seed(seed, "weights")):
-            if isinstance(spec, keras.Model):
-                model = spec if use_instance else building.clone_model_instance(spec)
-            else:
-                params = self.get_params(deep=False)
-                extra = {
-                    name: params[name] for name in self._extra_param_names()
-                    if routing_prefix(name) is None
-                }
-                provided = {
-                    "meta": meta,
-                    "compile_kwargs": self._compile_arguments(meta.get("target_type_"),
-                                                           meta.get("n_outputs_expected_")),
-                    "params": params,
-                }
-                try:
-                    arguments = building.builder_arguments(
-                        spec, routed=self._routed("model"), extra=extra,
-                        wrapper_params={k: v for k, v in params.items() if k not in extra},
-                        wrapper_defaults=signature_defaults(type(self)), provided=provided,
-                    )
-                except ValueError as error:  # a TypeError too, as calling the builder would be
-                    raise InvalidParameterError(
-                        f"{error} (The builder got an unexpected keyword argument.)") from None
-                model = building.call_builder(spec, arguments)
-            self._ensure_compiled_model(model, sample_inputs, meta.get("target_type_"))
-        return model
-
-    def _output_units(self, model: keras.Model, sample_inputs: Any) -> int | None:
-        """Values per sample in the model's single output; None for several outputs."""
-        outputs = getattr(model, "outputs", None)
-        if outputs is not None and len(outputs) > 1:
-            return None
-        return building.output_width(model, sample_inputs)
-
-    def _ensure_compiled_model(self, model: keras.Model, sample_inputs: Any, target_type: Any = None) -> None:
-        """The compile step: compile with the routed optimizer, loss and metrics unless
-        the builder compiled the model itself."""
-        width = None if model.compiled and self.loss is not None else self._output_units(model, sample_inputs)
-        routed = [
-            name for name in self._extra_param_names()
-            if routing_prefix(name) in ("optimizer", "loss", "metrics", "compile")
-        ]
-        building.compile_model(model, self._compile_arguments(target_type, width), routed)
-
-    def _compile_arguments(self, target_type: Any, n_output_units: int | None) -> dict[str, Any]:
-        """The arguments of ``keras.Model.compile``: the routed optimizer, loss (None:
-        the class's default for this target and output width) and metrics."""
-        target_type = getattr(target_type, "target_type", target_type)
-        loss = self.loss if self.loss is not None else self._default_loss(target_type, n_output_units)
-        kwargs = {
-            "optimizer": building.make_optimizer(
-                "adam" if self.optimizer is None else self.optimizer, self._routed_flat("optimizer")
-            ),
-            "loss": building.make_loss(loss, self._routed_flat("loss")),
-            "run_eagerly": self.run_eagerly,
-        }
-        metrics = building.make_metrics(self.metrics, self._routed("metrics"))
-        if metrics is not None:
-            kwargs["metrics"] = metrics
-        kwargs.update(self._routed("compile"))
-        return kwargs
-
-    def _compile_kwargs(self, target: Any, n_output_units: int | None) -> dict[str, Any]:
-        # The former name of _compile_arguments, kept for skkeras.persistence's from_model.
-        return self._compile_arguments(target, n_output_units)
-
     def _default_batch_size(self, n_samples: int) -> int:
         """The batch size when ``batch_size=None``: scikit-learn's MLP's ``min(200, n)``."""
         return default_batch_size(n_samples)
-
-    def _default_loss(self, target_type: str | None, n_output_units: int | None) -> Any:
-        """The loss when ``loss=None``: none for BaseWrapper (the builder compiles)."""
-        return None
-
-    def _match_target(self, model: keras.Model) -> None:
-        """Tell a target encoder with ``match_model`` the model's loss and output width
-        (the default classifier's encoder picks its encoding from them)."""
-        match = getattr(self.__dict__.get("target_encoder_"), "match_model", None)
-        if match is not None:
-            match(model.loss, building.output_width(model, self._inputs_["sample"]))
 
     def _sample_weights(self, y: Any, sample_weight: Any, n: int) -> np.ndarray | None:
         """Sample weights times class weights (one weight per sample, or None)."""
@@ -621,16 +335,16 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         fit.trained_ahead = lookup_trained_ahead(keys[0]) if keys is not None else None
         if fit.model is None:
             self._choose_model(fit, train_model)
-        y_encoded = None if y is None else self._cast_targets(self.target_encoder_.transform(y))
+        y_encoded = None if y is None else cast_targets(self.target_encoder_.transform(y))
         if train_model:
-            if _without_loss(fit.model):
+            if without_loss(fit.model):
                 raise ValueError(
                     "No loss to train with: provide a loss (loss=...) or compile the model "
                     "with one in its builder."
                 )
-            fit.job = self._training_job(fit, x, y, y_encoded, weights)
+            fit.job = make_training_job(self, fit, x, y, y_encoded, weights)
         if fit.workbench is not None:
-            fit.job, fit.workbench = self._job_on_workbench(fit.job, fit.workbench, fit.build)
+            fit.job, fit.workbench = job_on_workbench(self, fit.job, fit.workbench, fit.build)
             fit.model = fit.job.model
         if fit.job is not None and fit.trained_ahead is None and not continuing:
             # The refit of a search runs on the program its runs shared.
@@ -652,7 +366,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         sample = self._inputs_["sample"]
         fit.build = lambda: self._build_keras_model(fit.meta)
         if train_model and self._may_reuse_model(fit.settings):
-            key = self._recipe_key(fit.meta, fit.seed)
+            key = recipe_key(self, fit.meta, fit.seed)
             if key is not None:
                 frozen = type(self)(**self.get_params(deep=False))  # later set_params cannot reach it
                 build_from = lambda meta: frozen._build_keras_model(  # noqa: E731
@@ -663,46 +377,6 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             self._build_keras_model(fit.meta, use_instance=not train_model)
         self._match_target(fit.model)
 
-    @staticmethod
-    def _cast_targets(y: Any) -> Any:
-        """float64 targets as float32, the models' dtype (arrays, or dicts/lists of them)."""
-        if isinstance(y, Mapping):
-            return {k: BaseWrapper._cast_targets(v) for k, v in y.items()}
-        if isinstance(y, list | tuple):
-            return [BaseWrapper._cast_targets(v) for v in y]
-        y = np.asarray(y)
-        return y.astype(np.float32) if y.dtype == np.float64 else y
-
-    def _training_job(self, fit: PreparedFit, x: Any, y: Any, y_encoded: Any,
-                      weights: np.ndarray | None) -> TrainingJob:
-        """The training of this fit: rows, batches, callbacks and validation data."""
-        settings = fit.settings
-        train_rows, val_rows = validation_rows(
-            n_rows(x), self._stratify_labels(y), settings.validation_split, fit.seed)
-        validation_data = settings.validation_data
-        if val_rows is not None:
-            validation_data = with_weights(
-                take_rows(x, val_rows), take_rows(y_encoded, val_rows),
-                None if weights is None else weights[val_rows],
-            )
-        elif validation_data is not None:
-            validation_data = self._encode_validation_data(validation_data)
-        n_val = n_rows(validation_data[0]) if validation_data is not None else 0
-        callbacks = building.make_callbacks(self.callbacks, self._routed("callbacks"))
-        callbacks += building.make_callbacks(settings.extra_callbacks, {})
-        return TrainingJob(
-            model=fit.model, x=take_rows(x, train_rows), y=take_rows(y_encoded, train_rows),
-            sample_weight=None if weights is None else weights[train_rows],
-            epochs=int(settings.epochs),
-            batch_size=settings.batch_size_for(len(train_rows), self._default_batch_size),
-            first_epoch=self.current_epoch if fit.continuing else 0,
-            seed=derive_seed(fit.seed, "shuffle"), shuffle=settings.shuffle,
-            callbacks=callbacks, validation_data=validation_data,
-            validation_batch_size=settings.validation_batch_size_for(n_val),
-            verbose=settings.verbose, fit_kwargs=settings.fit_kwargs, engine=self.engine,
-            jit_compile=self._routed("compile").get("jit_compile"),
-        )
-
     def _may_reuse_model(self, settings: FitSettings) -> bool:
         """Whether this fit may train a reused model: nothing outside the fast path
         sees the model (no callbacks, no ``fit__`` arguments), and it can be rebuilt."""
@@ -710,44 +384,6 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
             self.engine != "keras" and not self.callbacks and not self._routed("callbacks")
             and not settings.fit_kwargs and not settings.extra_callbacks and not settings.verbose
         )
-
-    def _recipe_key(self, meta: dict[str, Any], seed: int):
-        """What the built model depends on besides the facts in ``meta`` that the build
-        reads, for :func:`skkeras.reuse.workbench`: the target's facts always, since
-        the build also sees the target itself (the default loss, the output width)."""
-        if not isinstance(self.random_state, int | np.integer) or isinstance(self.random_state, bool):
-            return None
-        spec = self._model_spec()
-        if isinstance(spec, keras.Model) or not callable(spec):
-            return None
-        params = self.get_params(deep=False)
-        seen = signature_parameters(spec)
-        if "params" not in seen and not accepts_var_keyword(spec):
-            # Training settings the builder cannot see do not change the model.
-            for name in [*TRAINING_SETTINGS, *(n for n in params if routing_prefix(n) in TRAINING_ROUTES)]:
-                if name not in seen:
-                    params.pop(name, None)
-        target_facts = {name: meta.get(name) for name in TARGET_FACTS}
-        return reuse.recipe_key((type(self), spec, params, target_facts, seed))
-
-    def _job_on_workbench(self, job, bench, build_model):
-        """The job, set to start the reused model from its initial values; or, if
-        the fast path cannot train that model, the job on a model of its own."""
-        from dataclasses import replace
-
-        model = bench.model
-        try:
-            fast = choose_path(replace(job, engine="auto")) == "fast"
-        except ValueError:
-            fast = False
-        if not fast:
-            model = build_model()
-            self._match_target(model)
-            return replace(job, model=model), None
-        if bench.initial is None:
-            prepare_for_training(model, job.x, job.y, job.batch_size)
-            bench.initial = TrainedState.of(model, {})
-        return replace(job, initial=bench.initial), bench
 
     def _train(self, fit: PreparedFit) -> FitResult:
         """Step 4: train (or take what a search trained ahead), then check that the
@@ -813,7 +449,7 @@ class BaseWrapper(PersistenceMixin, BaseEstimator):
         X_val, y_val, *rest = validation_data
         x_val = self._model_inputs(X_val)
         weights = check_sample_weight(rest[0], n_rows(x_val)) if rest else None
-        y_val = self._cast_targets(self.target_encoder_.transform(np.asarray(y_val)))
+        y_val = cast_targets(self.target_encoder_.transform(np.asarray(y_val)))
         return with_weights(x_val, y_val, weights)
 
     # ------------------------------------------------------------ public steps
@@ -1034,24 +670,6 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         return self._fitted_target_encoder().decision_function(self._outputs(X))
 
 
-def _without_loss(model: keras.Model) -> bool:
-    """Whether training this model has nothing to minimise: no compiled loss, no
-    added losses, and Keras's own train_step."""
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, Mapping):
-        loss = list(loss.values())
-    if isinstance(loss, list | tuple):
-        loss = [item for item in loss if item is not None]
-    return not loss and not model.losses and type(model).train_step is keras.Model.train_step
-
-
-#: The encoder properties of skkeras's own classes.
-_DEFAULT_ENCODERS = {
-    BaseWrapper.target_encoder.fget, BaseWrapper.feature_encoder.fget,
-    KerasClassifier.target_encoder.fget,
-}
-
-
 class KerasRegressor(RegressorMixin, BaseWrapper):
     """A Keras model as a scikit-learn regressor, with one or several outputs.
 
@@ -1082,6 +700,3 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: shape (n_samples,) for a 1-D y, else (n_samples, n_outputs)."""
         return self._fitted_target_encoder().inverse_transform(self._outputs(X))
-
-
-_DEFAULT_ENCODERS.add(KerasRegressor.target_encoder.fget)

@@ -1,0 +1,116 @@
+"""The data steps of a fit: validate X and y, fit the target and feature encoders,
+and gather ``meta``, the facts about the data that model builders read.
+
+:class:`DataStepsMixin` gives :class:`~skkeras.wrappers.BaseWrapper` these steps as
+methods (scikeras's names), so that a subclass may override any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_regressor
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array
+
+from . import sparse
+from .fitting import TARGET_FACTS
+from .inputs import n_rows, take_rows, validate_features, validate_features_and_target
+
+#: Fitted attributes that describe the data, recorded by ``_validate_data`` and
+#: handed to builders in ``meta``.
+DATA_FACTS = ("n_features_in_", "feature_names_in_", "X_dtype_", "X_shape_", "y_dtype_", "y_ndim_",
+              "target_type_")
+
+
+class DataStepsMixin:
+    """Steps 1 and 2 of a fit (see :mod:`skkeras.wrappers`)."""
+
+    def _validate_data(self, X: Any, y: Any = None, reset: bool = False) -> tuple[Any, Any]:
+        """Step 1: check X (and y, when given or required) with scikit-learn's rules;
+        with ``reset``, record the facts about them (``n_features_in_``, ``X_shape_``,
+        ``X_dtype_``, ``y_dtype_``, ``y_ndim_``, ``target_type_``)."""
+        required = self.__sklearn_tags__().target_tags.required
+        if reset and (y is not None or required):
+            X, y = validate_features_and_target(self, X, y, y_numeric=is_regressor(self))
+        else:
+            X = validate_features(self, X, reset=reset)
+            if y is not None:
+                y = check_array(y, ensure_2d=False, dtype="numeric" if is_regressor(self) else None,
+                                input_name="y")
+                if len(y) != n_rows(X):
+                    raise ValueError(f"X has {n_rows(X)} rows but y has {len(y)}: they must match.")
+        if not reset:
+            self._check_like_first_fit(X, y)
+        if reset:
+            arrays = X if isinstance(X, Mapping) else None
+            self.X_shape_ = {k: a.shape for k, a in arrays.items()} if arrays else X.shape
+            self.X_dtype_ = {k: a.dtype for k, a in arrays.items()} if arrays else X.dtype
+            for name in ("y_dtype_", "y_ndim_", "target_type_"):
+                self.__dict__.pop(name, None)
+            if y is not None:
+                self.y_dtype_, self.y_ndim_ = y.dtype, y.ndim
+                self.target_type_ = type_of_target(y)
+        return X, y
+
+    def _check_like_first_fit(self, X: Any, y: Any) -> None:
+        """A continuing fit's X and y must have the dimensions and (safely castable)
+        dtypes of the first fit's, as scikeras checks."""
+        name = type(self).__name__
+        shape, dtype = self.__dict__.get("X_shape_"), self.__dict__.get("X_dtype_")
+        if isinstance(X, np.ndarray) and isinstance(shape, tuple):
+            if X.ndim != len(shape):
+                raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
+                                 f"{len(shape)} dimensions in X.")
+            if dtype is not None and not np.can_cast(X.dtype, dtype):
+                raise ValueError(f"Got X with dtype {X.dtype}, but this {name} expected {dtype} "
+                                 f"and casting from {X.dtype} to {dtype} is not safe.")
+        if y is None or "y_ndim_" not in self.__dict__:
+            return
+        if y.ndim != self.y_ndim_:
+            raise ValueError(f"y has {y.ndim} dimensions, but this {name} is expecting "
+                             f"{self.y_ndim_} dimensions in y.")
+        if not np.can_cast(y.dtype, self.y_dtype_) and not (
+            y.dtype.kind in "OUS" and self.y_dtype_.kind in "OUS"
+        ):
+            raise ValueError(f"Got y with dtype {y.dtype}, but this {name} expected "
+                             f"{self.y_dtype_} and casting from {y.dtype} to {self.y_dtype_} "
+                             "is not safe.")
+
+    def _fit_encoders(self, X: Any, y: Any) -> None:
+        """Step 2: fit ``target_encoder`` and ``feature_encoder`` (as scikeras, in that
+        order) and record what their ``get_metadata()`` reports."""
+        self.target_encoder_ = self.target_encoder.fit(y)
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        for encoder in (self.target_encoder_, self.feature_encoder_):
+            for name, value in getattr(encoder, "get_metadata", dict)().items():
+                setattr(self, name, value)
+        sample = sparse.dense_rows(self.feature_encoder_.transform(take_rows(X, slice(0, 1))),
+                                   slice(None))
+        self._inputs_ = {
+            "sample": sample,
+            "input_shapes_": {k: tuple(a.shape[1:]) for k, a in sample.items()}
+            if isinstance(sample, Mapping) else {"features": tuple(np.shape(sample)[1:])},
+            "named_inputs_": isinstance(sample, Mapping),
+        }
+        if hasattr(self.target_encoder_, "target_"):
+            self.target_ = self.target_encoder_.target_
+
+    def _get_metadata(self) -> dict[str, Any]:
+        """``meta`` for builders: the facts about the data, the fitted encoders and
+        what they report, and ``input_shapes_``/``named_inputs_`` (the model's inputs)."""
+        names = [*DATA_FACTS, *TARGET_FACTS]
+        # A custom encoder is itself a fact; skkeras's own are described by the facts
+        # above (and kept out, so that builds reading every fact can be reused).
+        names += [f"{kind}_encoder_" for kind in ("target", "feature")
+                  if getattr(type(self), f"{kind}_encoder").fget.__module__ != "skkeras.wrappers"]
+        for encoder in (self.__dict__.get("target_encoder_"), self.__dict__.get("feature_encoder_")):
+            names += list(getattr(encoder, "get_metadata", dict)())
+        meta = {name: self.__dict__[name] for name in dict.fromkeys(names) if name in self.__dict__}
+        inputs = self.__dict__.get("_inputs_", {})
+        meta.update({k: v for k, v in inputs.items() if k != "sample"})
+        for name in ("n_features_in_", "feature_names_in_"):  # None for dict X
+            meta.setdefault(name, None)
+        return meta
