@@ -339,3 +339,21 @@ def test_help_and_version_import_neither_keras_nor_sklearns_estimators():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_first_screen_command_on_pima_in_a_fresh_process(tmp_path):
+    """The README's main job, as a user runs it: baselines, comparison, clean stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "ABSL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "skkeras", "report", "--dataset", "pima-diabetes", "--out",
+         str(tmp_path)], capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    for fragment in ("LogisticRegression", "HistGradientBoosting", "Dummy",
+                     "Paired comparison of accuracy", "building and compiling the network once"):
+        assert fragment in result.stdout, fragment
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert data["summary"]["accuracy"]["mean"] > 0.7
+    assert data["comparison"]["rows"][0]["baseline"] == "logistic"
