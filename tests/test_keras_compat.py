@@ -17,14 +17,6 @@ FENCE = PACKAGE / "_keras_compat.py"
 PENDING: dict[str, set[str]] = {
     # _keras_compat.flatten_layers, compile_config_holder / set_compile_config_holder
     "custom_objects.py": {"_compile_config", "_flatten_layers"},
-    # saving_lib, legacy_h5_format, legacy_saving_utils, compile_config_holder /
-    # set_compile_config_holder ("_trainable_variables" is in a comment)
-    "persistence/files.py": {"_compile_config", "_trainable_variables", "keras.src"},
-    # callback_model / detach_callback_model
-    "persistence/pickling.py": {"_model"},
-    # safe_mode_scope
-    "persistence/state.py": {"keras.src"},
-    "persistence/codec.py": {"keras.src"},
 }
 
 

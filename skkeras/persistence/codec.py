@@ -312,7 +312,7 @@ def _plain_dtype(spec: Any, where: str, allow_object: bool = False) -> np.dtype:
 @contextlib.contextmanager
 def keras_safe_mode(safe_mode: bool) -> Iterator[None]:
     """Keras's safe-mode scope, for Keras calls that take no ``safe_mode`` argument."""
-    from keras.src.saving.serialization_lib import SafeModeScope
+    from .._keras_compat import safe_mode_scope
 
-    with SafeModeScope(safe_mode):
+    with safe_mode_scope(safe_mode):
         yield

@@ -68,11 +68,12 @@ def writer_for(path: PathLike) -> tuple[Path, Callable[[Any, str, str], None]]:
 
 def write_h5(model: Any, state_json: str, tmp: str) -> None:
     import h5py
-    from keras.src.legacy.saving import legacy_h5_format
+
+    from .._keras_compat import legacy_h5_format
 
     with h5py.File(tmp, "w") as f:
         with compile_config_protected(model):
-            legacy_h5_format.save_model_to_hdf5(model, f, include_optimizer=True)
+            legacy_h5_format().save_model_to_hdf5(model, f, include_optimizer=True)
         f.create_dataset(H5_STATE_DATASET, data=state_json, dtype=h5py.string_dtype("utf-8"))
         f.attrs["skkeras_format"] = FORMAT_NAME
         f.attrs["skkeras_format_version"] = FORMAT_VERSION
@@ -93,7 +94,9 @@ def repair_compile_config(model: Any) -> None:
     and no optimizer state. The optimizer the model was compiled with is still
     ``model.optimizer``.
     """
-    config = getattr(getattr(model, "_compile_config", None), "config", None)
+    from .._keras_compat import compile_config_holder
+
+    config = getattr(compile_config_holder(model), "config", None)
     optimizer = getattr(model, "optimizer", None)
     if isinstance(config, dict) and "optimizer" not in config and optimizer is not None and model.compiled:
         config["optimizer"] = optimizer
@@ -104,17 +107,19 @@ def compile_config_protected(model: Any) -> Iterator[None]:
     """Keras's HDF5 writer pops "optimizer" from the model's own compile config
     (keras/src/legacy/saving/saving_utils.py, ``model_metadata``), so a later
     ``.keras`` save or pickle would lose the optimizer: let it pop from a copy."""
-    holder = getattr(model, "_compile_config", None)
+    from .._keras_compat import compile_config_holder, set_compile_config_holder
+
+    holder = compile_config_holder(model)
     if holder is None or not isinstance(getattr(holder, "config", None), dict):
         yield
         return
     shadow = copy.copy(holder)
     shadow.config = dict(holder.config)
-    model._compile_config = shadow
+    set_compile_config_holder(model, shadow)
     try:
         yield
     finally:
-        model._compile_config = holder
+        set_compile_config_holder(model, holder)
 
 
 def temp_path(target: Path) -> str:
@@ -331,7 +336,8 @@ def _h5_state_bytes(path: str, f: Any) -> Any:
 
 def _read_h5(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None) -> tuple[dict, Any, bool]:
     import h5py
-    from keras.src.legacy.saving import legacy_h5_format
+
+    from .._keras_compat import legacy_h5_format
 
     try:
         f = h5py.File(path, "r")
@@ -340,7 +346,7 @@ def _read_h5(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | Non
     with f:
         state = parse_state(path, _h5_state_bytes(path, f))
         try:
-            model = legacy_h5_format.load_model_from_hdf5(
+            model = legacy_h5_format().load_model_from_hdf5(
                 f, custom_objects=dict(custom_objects or {}), compile=False, safe_mode=safe_mode
             )
         except Exception as error:  # noqa: BLE001
@@ -354,8 +360,8 @@ def _compile_h5_model(
 ) -> bool:
     """Compile the model as it was and restore its optimizer variables; False if it cannot be.
 
-    Keras's own HDF5 loader builds the optimizer for ``model._trainable_variables``
-    (empty for a Functional model), so its optimizer state is dropped and further
+    Keras's own HDF5 loader builds the optimizer for the model's own trainable
+    variables list (empty for a Functional model), so its optimizer state is dropped and further
     training fails; skkeras compiles from the compile config it stored and sets
     the optimizer variables from the file's ``optimizer_weights`` group itself.
     """
@@ -419,10 +425,11 @@ def load_keras_model(path: str, safe_mode: bool, custom_objects: Mapping[str, An
         if not head.startswith(HDF5_SIGNATURE):
             return _load_keras_zip(path, safe_mode, custom_objects)
         import h5py
-        from keras.src.legacy.saving import legacy_h5_format, saving_utils
+
+        from .._keras_compat import legacy_h5_format, legacy_saving_utils
 
         with h5py.File(path, "r") as f:
-            model = legacy_h5_format.load_model_from_hdf5(
+            model = legacy_h5_format().load_model_from_hdf5(
                 f, custom_objects=custom, compile=False, safe_mode=safe_mode
             )
             training_config = f.attrs.get("training_config")
@@ -431,7 +438,7 @@ def load_keras_model(path: str, safe_mode: bool, custom_objects: Mapping[str, An
             if isinstance(training_config, bytes):
                 training_config = training_config.decode("utf-8")
             with keras_safe_mode(safe_mode):
-                model.compile(**saving_utils.compile_args_from_training_config(
+                model.compile(**legacy_saving_utils().compile_args_from_training_config(
                     json.loads(training_config), custom
                 ))
             restore_h5_optimizer(path, model, f)
@@ -489,7 +496,7 @@ def _load_keras_zip(
     custom = dict(custom_objects or {})
     if path.endswith(KERAS_SUFFIX):
         return keras.saving.load_model(path, custom_objects=custom, compile=compile, safe_mode=safe_mode)
-    from keras.src.saving import saving_lib  # the public loader insists on the suffix ".keras"
+    from .._keras_compat import saving_lib  # the public loader insists on the suffix ".keras"
 
     with open(path, "rb") as f:
-        return saving_lib.load_model(f, custom_objects=custom, compile=compile, safe_mode=safe_mode)
+        return saving_lib().load_model(f, custom_objects=custom, compile=compile, safe_mode=safe_mode)

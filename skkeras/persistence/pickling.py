@@ -49,10 +49,12 @@ def _picklable_callback(name: str, callback: Any) -> Any:
     if callback is None or isinstance(callback, type | UnrestoredParam):
         return callback
     detached = callback
-    if getattr(callback, "_model", None) is not None:
+    from .._keras_compat import callback_model, detach_callback_model
+
+    if callback_model(callback) is not None:
         # Keras sets the model again at every fit; pickling it here would store a second copy.
         detached = copy.copy(callback)
-        detached._model = None
+        detach_callback_model(detached)
     try:
         pickle.dumps(detached, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:  # noqa: BLE001 - any failure means "cannot be pickled"
