@@ -96,6 +96,7 @@ def test_module_layout_and_class_relations():
     assert compat.KerasRegressor.__name__ == "KerasRegressor"
     assert {"epochs", "batch_size", "validation_batch_size"} <= compat.BaseWrapper._fit_kwargs
     assert compat.BaseWrapper._predict_kwargs == {"batch_size", "verbose", "steps"}
+    assert {"optimizer", "loss", "metrics"} <= compat.BaseWrapper._compile_kwargs
 
 
 def _classifier(meta):
@@ -138,11 +139,6 @@ def test_no_model_needs_keras_build_fn(binary_data):
         compat.KerasClassifier(verbose=0).predict(X)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs BaseWrapper to resolve batch_size=None through self._default_batch_size(n) "
-    "(requested from engineer B on the board); remove this mark when it lands",
-)
 def test_default_batch_size_is_keras_32(regression_data):
     """scikeras's batch_size=None leaves Keras's default of 32 (skkeras: min(200, n))."""
     X, y = regression_data

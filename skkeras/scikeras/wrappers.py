@@ -68,8 +68,11 @@ class BaseWrapper(_skkeras.BaseWrapper):
         "validation_freq",
     })
     _predict_kwargs = frozenset({"batch_size", "verbose", "steps"})
-    # scikeras also has a set ``_compile_kwargs``; skkeras.wrappers uses that name for
-    # a method, so it is not mirrored (see the README's migration guide).
+    # skkeras.wrappers makes the compile arguments with ``_compile_arguments``; its former
+    # name ``_compile_kwargs`` is scikeras's set here.
+    _compile_kwargs = frozenset({  # type: ignore[assignment]
+        "optimizer", "loss", "metrics", "loss_weights", "weighted_metrics", "run_eagerly",
+    })
 
     @property
     def __name__(self) -> str:
