@@ -248,7 +248,8 @@ def run_tests(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
                 also_failing.append(node)
             groups[_cause(message)].append(node)
     lines = [
-        "# scikeras's test suite against skkeras.scikeras",
+        "# scikeras's test suite against "
+        + ("the installed scikeras (reference)" if REFERENCE else "skkeras.scikeras"),
         "",
         f"Command: `{' '.join(sys.argv)}`{_revision(args)} ({elapsed:.0f} s, pytest exit {completed.returncode})",
         "", check, "",
@@ -383,7 +384,8 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
                         "```", tail, "```"]
     ok = sum(" | ok" in r for r in rows)
     lines = [
-        "# scikeras's documentation pages against skkeras.scikeras", "",
+        "# scikeras's documentation pages against "
+        + ("the installed scikeras (reference)" if REFERENCE else "skkeras.scikeras"), "",
         f"Command: `{' '.join(sys.argv)}`{_revision(args)}", "", check, "",
         f"{ok} of {len(rows)} pages run.", "",
         "| page | blocks | result | time |", "|---|---|---|---|", *rows, *details,
