@@ -139,6 +139,12 @@ def test_no_model_needs_keras_build_fn(binary_data):
         compat.KerasClassifier(verbose=0).predict(X)
 
 
+def test_build_fn_warns_as_in_scikeras(regression_data):
+    X, y = regression_data
+    with pytest.warns(UserWarning, match="``build_fn`` will be renamed to ``model``"):
+        compat.KerasRegressor(build_fn=_regressor, loss="mse", verbose=0).fit(X, y)
+
+
 def test_default_batch_size_is_keras_32(regression_data):
     """scikeras's batch_size=None leaves Keras's default of 32 (skkeras: min(200, n))."""
     X, y = regression_data

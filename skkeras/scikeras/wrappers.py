@@ -8,6 +8,7 @@ epochs, Adam, quiet training and ``min(200, n_samples)``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -83,7 +84,14 @@ class BaseWrapper(_skkeras.BaseWrapper):
         return KERAS_DEFAULT_BATCH_SIZE
 
     def _check_builder(self) -> None:
-        """scikeras has no built-in model: ``model=None`` needs a ``_keras_build_fn``."""
+        """scikeras has no built-in model: ``model=None`` needs a ``_keras_build_fn``;
+        ``build_fn`` warns, as in scikeras, that ``model`` is its new name."""
+        if self.model is None and self.build_fn is not None:
+            warnings.warn(
+                "``build_fn`` will be renamed to ``model`` in a future release, at which point "
+                "use of ``build_fn`` will raise an Error instead.",
+                UserWarning, stacklevel=3,
+            )
         if self.model is None and self.build_fn is None and not _defines_build_fn(self):
             raise ValueError(
                 "If not using the ``build_fn`` or ``model`` param, you must implement "
@@ -91,11 +99,11 @@ class BaseWrapper(_skkeras.BaseWrapper):
                 "skkeras.KerasClassifier/KerasRegressor have one)."
             )
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
         self._check_builder()
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
         self._check_builder()
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
 
