@@ -17,7 +17,8 @@ names are scikeras's where scikeras has one):
 5. :meth:`~BaseWrapper._commit`: the fitted attributes, set in one place.
 
 Steps 1-2 are :class:`~skkeras.data_steps.DataStepsMixin`'s, step 3
-:class:`~skkeras.model_building.ModelBuildingMixin`'s, parameters
+:class:`~skkeras.model_building.ModelBuildingMixin`'s, steps 4-5
+:class:`~skkeras.training_steps.TrainingStepsMixin`'s, parameters
 :class:`~skkeras.params.ParameterMixin`'s; this module orchestrates. The mechanics
 live in :mod:`~skkeras.inputs` (X), :mod:`~skkeras.targets` (y), :mod:`~skkeras.weights`,
 :mod:`~skkeras.building`, :mod:`~skkeras.fitting` (the job, the rollback),
@@ -36,18 +37,16 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from . import packing, reuse
+from . import packing
 from .data_steps import DataStepsMixin
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
 from .fitting import (
-    FitResult,
     PreparedFit,
     cast_targets,
     job_on_workbench,
     keep_fitted_state_on_error,
     make_training_job,
-    recipe_key,
     with_weights,
     without_loss,
 )
@@ -56,10 +55,9 @@ from .inputs import (
     InputColumns,
     n_rows,
     split_inputs,
-    take_rows,
     validate_features,
 )
-from .job import TrainedState, TrainingJob
+from .job import TrainingJob
 from .model_building import ModelBuildingMixin
 from .params import ParameterMixin
 from .persistence import PersistenceMixin
@@ -68,23 +66,23 @@ from .seeding import resolve_seed
 from .settings import CLASSIFIER_CONSTRAINTS, PARAMETER_CONSTRAINTS, FitSettings
 from .targets import (
     ClassificationEncoder,
-    ClassificationTarget,
     RegressionEncoder,
     default_classification_loss,
 )
 from .training import (
-    check_divergence,
-    choose_path,
     default_batch_size,
-    fit_keys,
     lookup_trained_ahead,
     search_active,
     slots_shared_in_search,
 )
+from .training_steps import TrainingStepsMixin
 from .weights import check_sample_weight, class_sample_weight, combine_weights
 
 
-class BaseWrapper(ParameterMixin, DataStepsMixin, ModelBuildingMixin, PersistenceMixin, BaseEstimator):
+class BaseWrapper(
+    ParameterMixin, DataStepsMixin, ModelBuildingMixin, TrainingStepsMixin, PersistenceMixin,
+    BaseEstimator,
+):
     """A Keras model as a scikit-learn estimator; the base of :class:`KerasClassifier`
     and :class:`KerasRegressor`, and of your own (a transformer, an autoencoder).
 
@@ -355,93 +353,6 @@ class BaseWrapper(ParameterMixin, DataStepsMixin, ModelBuildingMixin, Persistenc
 
     def _set_classes_hint(self, classes: Any) -> None:
         """Hook: before the encoders are fitted (classifiers note partial_fit's classes)."""
-
-    def _fit_keys(self, X: Any, y: Any, weights: Any, settings: FitSettings) -> tuple[str, str] | None:
-        if settings.fit_kwargs or settings.validation_data is not None or settings.extra_callbacks:
-            return None
-        return fit_keys(self, X, y, weights, settings.epochs)
-
-    def _choose_model(self, fit: PreparedFit, train_model: bool) -> None:
-        """The model a fresh fit trains: its own, or a reused one (skkeras.reuse)."""
-        sample = self._inputs_["sample"]
-        fit.build = lambda: self._build_keras_model(fit.meta)
-        if train_model and self._may_reuse_model(fit.settings):
-            key = recipe_key(self, fit.meta, fit.seed)
-            if key is not None:
-                frozen = type(self)(**self.get_params(deep=False))  # later set_params cannot reach it
-                build_from = lambda meta: frozen._build_keras_model(  # noqa: E731
-                    meta, seed=fit.seed, sample_inputs=sample)
-                fit.build = lambda: build_from(fit.meta)
-                fit.workbench = reuse.workbench(key, fit.meta, build_from)
-        fit.model = fit.workbench.model if fit.workbench is not None else \
-            self._build_keras_model(fit.meta, use_instance=not train_model)
-        self._match_target(fit.model)
-
-    def _may_reuse_model(self, settings: FitSettings) -> bool:
-        """Whether this fit may train a reused model: nothing outside the fast path
-        sees the model (no callbacks, no ``fit__`` arguments), and it can be rebuilt."""
-        return (
-            self.engine != "keras" and not self.callbacks and not self._routed("callbacks")
-            and not settings.fit_kwargs and not settings.extra_callbacks and not settings.verbose
-        )
-
-    def _train(self, fit: PreparedFit) -> FitResult:
-        """Step 4: train (or take what a search trained ahead), then check that the
-        training did not diverge."""
-        result = FitResult(fit.model, fit.seed, continuing=fit.continuing)
-        job = fit.job
-        if job is None:
-            return result
-        if fit.trained_ahead is not None:
-            state, result.fit_path = fit.trained_ahead, "fast (trained ahead by the search)"
-        else:
-            result.fit_path = choose_path(job)
-            if fit.settings.verbose:
-                how = "the fast path" if result.fit_path == "fast" else \
-                    "keras.Model.fit (" + result.fit_path.removeprefix("keras: ") + ")"
-                print(f"[skkeras] {type(self).__name__} trains on {how}.")
-            state = None
-            history = job.run()
-        if fit.workbench is not None:
-            state = state or TrainedState.of(fit.model, history)
-            sample = (take_rows(job.x, slice(0, 1)), take_rows(job.y, slice(0, 1)))
-            result.deferred = reuse.DeferredModel(fit.build, state, fit.workbench, sample)
-            history, variables = dict(state.history), state.trainable
-        else:
-            history = state.apply_to(fit.model) if state is not None else history
-            variables = fit.model.trainable_variables
-        check_divergence(history, variables, first_epoch=job.first_epoch)
-        result.history = history
-        return result
-
-    def _commit(self, result: FitResult) -> None:
-        """Step 5: record the fitted state, once training succeeded. ``from_model``
-        and loading use it too (the facts about the data go in ``result.attributes``)."""
-        for name, value in result.attributes.items():
-            setattr(self, name, value)
-        self.seed_ = result.seed
-        if not result.continuing:
-            self.history_ = {}
-        for name, values in result.history.items():
-            self.history_.setdefault(name, []).extend(values)
-        if result.fit_path is not None:
-            self.fit_path_ = result.fit_path
-        if result.deferred is not None:
-            self.__dict__.pop("model_", None)
-            self._deferred_model_ = result.deferred
-        elif result.model is not None:
-            self.__dict__.pop("_deferred_model_", None)
-            self.model_ = result.model
-        self.__dict__.pop("_initializing", None)
-
-    def _set_target_attributes(self, target: Any) -> None:
-        """The target encoder and its facts for a known target (``from_model``, loading)."""
-        encoder = (ClassificationEncoder if isinstance(target, ClassificationTarget)
-                   else RegressionEncoder).from_target(target)
-        self.target_, self.target_encoder_ = target, encoder
-        self.feature_encoder_ = self.feature_encoder
-        for name, value in encoder.get_metadata().items():
-            setattr(self, name, value)
 
     def _encode_validation_data(self, validation_data: Any) -> tuple[Any, ...]:
         if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
