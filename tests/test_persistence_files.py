@@ -26,8 +26,17 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "persistence"
 
 @pytest.fixture(scope="module")
 def estimator():
-    """A small fitted classifier, read from a fixture (no fit needed)."""
-    return load(FIXTURES / "classifier.keras")
+    """A small fitted classifier."""
+    X, y = helpers.task_data("multiclass", n=24, n_features=3)
+    return KerasClassifier(model__hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X, y)
+
+
+def _written_by_newer_keras() -> str | None:
+    import keras
+    from packaging.version import Version
+
+    writer = helpers.read_state(FIXTURES / "classifier.keras")["versions"]["keras"]
+    return writer if Version(keras.__version__) < Version(writer) else None
 
 
 def temp_files(directory: Path) -> list[str]:
@@ -35,6 +44,9 @@ def temp_files(directory: Path) -> list[str]:
 
 
 # ---------------------------------------------------------- the previous release
+@pytest.mark.skipif(_written_by_newer_keras() is not None,
+                    reason="the fixtures were written by a newer Keras, whose configs older Keras "
+                    "releases cannot read (Keras files are not forward compatible)")
 @pytest.mark.parametrize("name", ("classifier", "regressor"))
 @pytest.mark.parametrize("suffix", (".keras", ".h5"))
 def test_files_written_before_issue_13_still_load_and_predict(name, suffix):
@@ -87,7 +99,7 @@ def test_writers_killed_mid_save_leave_no_temporary_files_behind(estimator, tmp_
     save(estimator, target)
     assert temp_files(tmp_path) == []
     assert os.listdir(tmp_path) == [target.name]
-    load(target).predict(np.load(FIXTURES / "X.npy"))
+    load(target).predict(helpers.task_data("multiclass", n=24, n_features=3)[0])
 
 
 def test_stale_temporary_files_are_those_of_dead_or_old_writers(tmp_path):
