@@ -250,6 +250,14 @@ class BaseWrapper(
         return "model_" in self.__dict__ or "_deferred_model_" in self.__dict__
 
     @property
+    def X_ndim_(self) -> int | dict[str, int]:  # noqa: N802 (scikit-learn's fitted-attribute style)
+        """Dimensions of the X of the first fit (per input for a dict X)."""
+        shape = self.__dict__.get("X_shape_")
+        if shape is None:
+            raise AttributeError(f"{type(self).__name__!r} is not fitted: it has no 'X_ndim_'.")
+        return {k: len(v) for k, v in shape.items()} if isinstance(shape, Mapping) else len(shape)
+
+    @property
     def current_epoch(self) -> int:
         """Epochs trained so far, across warm starts and ``partial_fit`` calls."""
         history = self.__dict__.get("history_") or {}

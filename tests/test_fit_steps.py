@@ -188,6 +188,7 @@ def test_attributes_builders_and_users_read(binary_data):
     est.fit(X, y)
     assert est.initialized_ and est.current_epoch == 2
     assert est.y_dtype_ == y.dtype and est.y_ndim_ == 1 and est.X_dtype_ == np.float32
+    assert est.X_ndim_ == 2 and not hasattr(KerasClassifier(), "X_ndim_")
     for name in ("X_dtype_", "y_dtype_", "classes_", "target_type_", "n_classes_",
                  "n_features_in_", "X_shape_", "n_outputs_expected_", "y_ndim_", "n_outputs_"):
         assert name in seen, name
