@@ -169,14 +169,17 @@ class _Recorder:
         """Put the records into the candidates' fold lists, in fold order."""
         fold_of = {np.asarray(test).tobytes(): k for k, (_, test) in enumerate(splits)}
         slots: list[list[FoldResult | None]] = [[None] * len(splits) for _ in candidates]
-        for estimator, result in self.records:
+        for i, (estimator, result) in enumerate(self.records):
             k = fold_of[np.asarray(result.test_index).tobytes()]
             if len(candidates) == 1:
                 c = 0
             else:
                 params = estimator.get_params()
-                c = next(i for i, cand in enumerate(candidates)
-                         if all(_same(params.get(n), v) for n, v in cand.params.items()))
+                # scikit-learn fits candidate after candidate, fold after fold: that order
+                # serves for values it cloned (which no longer compare equal).
+                c = next((j for j, cand in enumerate(candidates)
+                          if all(_same(params.get(n), v) for n, v in cand.params.items())),
+                         i // len(splits))
             slots[c][k] = result
         for candidate, folds in zip(candidates, slots, strict=True):
             candidate.folds = [f for f in folds if f is not None]
