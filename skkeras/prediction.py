@@ -135,10 +135,11 @@ def plain_model_inputs(estimator: Any, X: Any) -> np.ndarray | None:
 class _Snapshot:
     """A model's weights as NumPy arrays, and what they were read from."""
 
-    __slots__ = ("token", "float32", "_float64")
+    __slots__ = ("token", "variables", "float32", "_float64")
 
-    def __init__(self, token: Any, float32: list[np.ndarray]) -> None:
+    def __init__(self, token: Any, float32: list[np.ndarray], variables: list[Any] | None = None) -> None:
         self.token = token
+        self.variables = variables or []
         self.float32 = float32
         self._float64: list[np.ndarray] | None = None
 
@@ -156,7 +157,7 @@ def _variables(model: keras.Model) -> list[Any]:
     return [*model.trainable_variables, *model.non_trainable_variables]
 
 
-def _token(model: keras.Model) -> Any:
+def _token(model: keras.Model, variables: list[Any] | None = None) -> Any:
     """What tells a snapshot of ``model``'s weights is still current.
 
     On JAX a variable's value is an immutable array that an assignment replaces,
@@ -168,7 +169,7 @@ def _token(model: keras.Model) -> Any:
     fitted model yourself (``set_weights``), call :func:`skkeras.clear_caches`.
     """
     if keras.backend.backend() == "jax":
-        return tuple(v.value for v in _variables(model))
+        return tuple(v.value for v in (variables if variables is not None else _variables(model)))
     return (getattr(model, "history", None), _runtime.weights_generation())
 
 
@@ -187,11 +188,12 @@ def _weights(model: keras.Model, values: TrainedState | None, *, f64: bool = Fal
             snapshot = _Snapshot(None, [*values.trainable, *values.non_trainable])
             _SNAPSHOTS[values] = snapshot
     else:
-        token = _token(model)
         snapshot = _SNAPSHOTS.get(model)
-        if snapshot is None or not _same(snapshot.token, token):
-            arrays = [np.array(keras.ops.convert_to_numpy(v.value)) for v in _variables(model)]
-            snapshot = _Snapshot(token, arrays)
+        # The snapshot's own list of variables: walking the layers for it costs more.
+        if snapshot is None or not _same(snapshot.token, _token(model, snapshot.variables)):
+            variables = _variables(model)
+            arrays = [np.array(keras.ops.convert_to_numpy(v.value)) for v in variables]
+            snapshot = _Snapshot(_token(model, variables), arrays, variables)
             _SNAPSHOTS[model] = snapshot
     return snapshot.float64() if f64 else snapshot.float32
 
