@@ -319,7 +319,7 @@ class BaseWrapper(
             X, y = self._validate_data(X, y, reset=False)
             model = self.model_
         else:
-            self.seed_ = resolve_seed(self.random_state)
+            self.seed_ = self._fit_seed()
             self._set_classes_hint(classes)
             if type(self)._initialize is not BaseWrapper._initialize:
                 self._initializing = not train_model
@@ -358,6 +358,11 @@ class BaseWrapper(
         if fit.trained_ahead is not None and fit.workbench is None:
             prepare_for_training(fit.model, fit.job.x, fit.job.y, fit.job.batch_size)
         return fit
+
+    def _fit_seed(self) -> int:
+        """The seed of a fresh fit, from ``random_state`` by scikit-learn's rules: an int
+        is used as it is, a RandomState (or None) is drawn from, so successive fits differ."""
+        return resolve_seed(self.random_state)
 
     def _set_classes_hint(self, classes: Any) -> None:
         """Hook: before the encoders are fitted (classifiers note partial_fit's classes)."""
