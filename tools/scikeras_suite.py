@@ -396,9 +396,7 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
 def _revision(args: argparse.Namespace) -> str:
     if not args.at:
         return " on the work tree"
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.at],
-                            capture_output=True, text=True).stdout.strip()
-    return f" at {commit}"
+    return f" at {args.commit}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="scikeras-suite-"))
     try:
         materialize(args.checkout.resolve(), work)
+        if args.at:  # the commit is fixed now: --at HEAD may move while the run goes on
+            args.commit = subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "--short", args.at],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            args.at = args.commit
         source = export_skkeras(args.at, work) if args.at else REPO
         env = environment(write_alias(work, args.reference), source)
         summary = (run_tests if args.mode == "tests" else run_docs)(work, env, args)
