@@ -16,6 +16,8 @@ import keras
 import numpy as np
 
 from .. import wrappers as _skkeras
+from ..seeding import resolve_seed
+from .utils import metric_name
 
 __all__ = ["BaseWrapper", "KerasClassifier", "KerasRegressor"]
 
@@ -83,6 +85,27 @@ class BaseWrapper(_skkeras.BaseWrapper):
     def _default_batch_size(self, n_samples: int) -> int:
         return KERAS_DEFAULT_BATCH_SIZE
 
+    def _fit_seed(self) -> int:
+        """scikeras's seed: a RandomState gives the same seed on every fit (drawn from a
+        copy of its state, which is left as it is); an int or None as in skkeras."""
+        if isinstance(self.random_state, np.random.RandomState):
+            copy = np.random.RandomState()
+            copy.set_state(self.random_state.get_state())
+            return resolve_seed(copy)
+        return super()._fit_seed()
+
+    def _commit(self, *args: Any, **kwargs: Any) -> Any:
+        """skkeras's commit step, then ``history_`` under scikeras's names: a metric's
+        full name (``"mae"`` -> ``"mean_absolute_error"``), other keys as they are."""
+        committed = super()._commit(*args, **kwargs)
+        history = getattr(self, "history_", None)
+        if isinstance(history, dict):
+            renamed: dict[str, list[Any]] = {}
+            for key, values in history.items():
+                renamed.setdefault(_scikeras_history_key(key), []).extend(values)
+            self.history_ = renamed
+        return committed
+
     def _check_builder(self) -> None:
         """scikeras has no built-in model: ``model=None`` needs a ``_keras_build_fn``;
         ``build_fn`` warns, as in scikeras, that ``model`` is its new name."""
@@ -110,6 +133,15 @@ class BaseWrapper(_skkeras.BaseWrapper):
     def initialize(self, X: Any, y: Any = None) -> BaseWrapper:
         self._check_builder()
         return super().initialize(X, y)
+
+
+def _scikeras_history_key(key: str) -> str:
+    """scikeras's name for a history key: the metric's full name where Keras knows the
+    key as a metric (``"mae"``), the key itself otherwise (``"loss"``, ``"val_mae"``)."""
+    try:
+        return metric_name(key)
+    except ValueError:
+        return key
 
 
 def _defines_build_fn(estimator: Any) -> bool:
