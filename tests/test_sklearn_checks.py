@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.estimator_checks import _get_check_estimator_ids, estimator_checks_generator
 
@@ -54,11 +55,12 @@ class CenteredFeatures(BaseEstimator, TransformerMixin):
     """A custom feature encoder: centres X with the training mean."""
 
     def fit(self, X, y=None):
-        self.mean_ = np.asarray(X).mean(axis=0)
+        self.mean_ = np.asarray(X.mean(axis=0)).ravel()
         return self
 
     def transform(self, X):
-        return (np.asarray(X) - self.mean_).astype("float32")
+        X = X.toarray() if scipy.sparse.issparse(X) else np.asarray(X)
+        return (X - self.mean_).astype("float32")
 
 
 class EncodedRegressor(KerasRegressor):
