@@ -91,6 +91,8 @@ class EpochBatches(keras.utils.PyDataset):
         order = self.epoch_order(self.first_epoch + epoch)
         rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         y = None if self.y is None else take_rows(self.y, rows)
+        if isinstance(y, list):  # several outputs: Keras's dataset adapters want a tuple
+            y = tuple(y)
         if self.sample_weight is None:
             return (take_rows(self.x, rows),) if y is None else (take_rows(self.x, rows), y)
         return take_rows(self.x, rows), y, self.sample_weight[rows]
@@ -124,6 +126,24 @@ def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
+#: choose_path's reason for a model whose ``fit`` is its own (a subclass or a wrapper).
+OWN_FIT = "keras: the model's own fit method (called with the arrays, as scikeras does)"
+
+
+def train_with_own_fit(job: TrainingJob) -> dict[str, list[float]]:
+    """Call a model's own ``fit`` (overridden in its class, or replaced on the instance
+    to watch the call) with the arrays and every argument, as scikeras calls it.
+    Keras then shuffles with its own generator, not skkeras's seeded order."""
+    history = job.model.fit(
+        x=job.x, y=job.y, sample_weight=job.sample_weight, batch_size=job.batch_size,
+        epochs=job.first_epoch + job.epochs, initial_epoch=job.first_epoch, shuffle=job.shuffle,
+        callbacks=list(job.callbacks), validation_data=job.validation_data,
+        validation_batch_size=job.validation_batch_size, verbose=job.verbose,
+        **job.fit_kwargs,
+    )
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
 #: Values of the estimators' ``engine`` parameter.
 ENGINES = ("auto", "fast", "keras")
 
@@ -146,10 +166,10 @@ def choose_path(job: TrainingJob) -> str:
     """
     if job.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {job.engine!r}.")
+    if "fit" in vars(job.model) or type(job.model).fit is not keras.Model.fit:
+        return OWN_FIT
     if job.engine == "keras":
         return "keras: engine='keras'"
-    if "fit" in vars(job.model) or type(job.model).fit is not keras.Model.fit:
-        return "keras: the model's own fit method (it is called)"
     if sparse.is_sparse_input(job.x):
         reasons = [sparse.FAST_PATH_BLOCKER]
     else:
@@ -172,6 +192,8 @@ def train(job: TrainingJob, path: str | None = None) -> dict[str, list[float]]:
         path = choose_path(job)
     if path == "fast":
         return fast_engine.train_fast(job)
+    if path == OWN_FIT:
+        return train_with_own_fit(job)
     if sparse.is_sparse_input(job.x):
         return sparse.fit_on_batches(job)
     return train_with_fit(job)

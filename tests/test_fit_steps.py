@@ -321,3 +321,31 @@ def test_function_transformer_target_encoder_for_base_wrapper(regression_data):
     est.fit(X, y.reshape(-1, 1))
     assert isinstance(est.target_encoder_, FunctionTransformer)
     assert est.predict(X).shape == (len(X), 1)
+
+
+class RecordingSequential(keras.Sequential):
+    """A model class with its own fit, as users write to watch or change the call."""
+
+    calls = []
+
+    def fit(self, *args, **kwargs):
+        RecordingSequential.calls.append(kwargs)
+        return super().fit(*args, **kwargs)
+
+
+def test_a_models_own_fit_is_called_with_the_arrays(binary_data):
+    X, y = binary_data
+
+    def net(meta):
+        return RecordingSequential([keras.Input((meta["n_features_in_"],)),
+                                    keras.layers.Dense(1, activation="sigmoid")])
+
+    RecordingSequential.calls.clear()
+    est = KerasClassifier(model=net, batch_size=16, fit__custom_flag=None, **RUN)
+    with pytest.raises(TypeError, match="custom_flag"):  # reaches Keras's own fit, as given
+        est.fit(X, y)
+    est = KerasClassifier(model=net, batch_size=16, **RUN).fit(X, y, epochs=3)
+    call = RecordingSequential.calls[-1]
+    assert call["batch_size"] == 16 and call["epochs"] == 3 and call["x"].shape == X.shape
+    assert "sample_weight" in call and est.fit_path_.startswith("keras: the model's own fit")
+    assert est.current_epoch == 3
