@@ -17,7 +17,8 @@ What is shared:
   batch sizes when the model has no random layers) train as one vectorised
   program (:mod:`skkeras.packing`), at most ``max_pack`` models at a time.
 - Pipelines: the steps before the Keras estimator are fitted per fold as usual;
-  only the Keras step is trained ahead.
+  only the Keras step is trained ahead. A ``TransformedTargetRegressor`` (with a
+  ``transformer``) around it is looked through: its transformer is fitted per fold.
 
 What falls back to ordinary fitting, per fit, without failing: fits the fast path
 cannot train (custom train steps, per-batch callbacks, stateful layers...), fits
@@ -37,10 +38,11 @@ from typing import Any
 import numpy as np
 from sklearn import model_selection as sk
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_array
 
 from . import engine, packing
 from .job import TrainedState, TrainingJob
@@ -60,14 +62,32 @@ def _split_estimator(estimator: Any) -> tuple[Any, BaseWrapper | None, str]:
     return None, None, ""
 
 
+def _transformed_target(estimator: Any, y: Any) -> tuple[Any, Any]:
+    """(the regressor, y as it receives it) for a TransformedTargetRegressor with a
+    ``transformer`` (fitted on y, as its own fit does); else (estimator, y)."""
+    if not isinstance(estimator, TransformedTargetRegressor) or estimator.transformer is None:
+        return estimator, y
+    y = check_array(y, input_name="y", ensure_2d=False, dtype="numeric", allow_nd=True)
+    y_2d = y.reshape(-1, 1) if y.ndim == 1 else y
+    y_trans = clone(estimator.transformer).fit(y_2d).transform(y_2d)
+    if y_trans.ndim == 2 and y_trans.shape[1] == 1:
+        y_trans = y_trans.squeeze(axis=1)
+    return estimator.regressor, y_trans
+
+
 def _plan_fit(estimator, params, X, y, train, fit_params):
     """The skkeras step of one (candidate, split) fit, its training data and its keys,
-    or None if the fit cannot be trained ahead."""
+    or None if the fit cannot be trained ahead. A TransformedTargetRegressor around
+    the skkeras step (or its Pipeline) is looked through when it has no fit params."""
     estimator = clone(estimator).set_params(**params)
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    if isinstance(estimator, TransformedTargetRegressor):
+        if fit_params:
+            return None
+        estimator, y_train = _transformed_target(estimator, y_train)
     preprocessing, net, prefix = _split_estimator(estimator)
     if net is None or set(fit_params) - {prefix + "sample_weight"}:
         return None
-    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
     weights = fit_params.get(prefix + "sample_weight")
     if weights is not None:
         weights = _safe_indexing(weights, train)
@@ -161,7 +181,8 @@ def train_ahead(
     A fit that cannot be planned is left out: fitting it normally will train it,
     or raise its error where scikit-learn expects it.
     """
-    if _split_estimator(estimator)[1] is None:
+    inner = estimator.regressor if isinstance(estimator, TransformedTargetRegressor) else estimator
+    if _split_estimator(inner)[1] is None:
         return {}
     plan = _Plan()
     for params in candidates:

@@ -155,3 +155,24 @@ def test_builds_numbering_their_metric_objects_still_pack_together(binary_data, 
     (their_name,) = [name for name in theirs.best_estimator_[-1].history_ if name.startswith("auc")]
     np.testing.assert_allclose(ours.best_estimator_[-1].history_[name],
                                theirs.best_estimator_[-1].history_[their_name], rtol=1e-5)
+
+
+def test_a_transformed_target_regressor_is_looked_through(capsys):
+    from sklearn import model_selection as sk
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.datasets import make_regression
+    from sklearn.preprocessing import StandardScaler
+
+    from skkeras import KerasRegressor
+    from skkeras.model_selection import cross_validate
+
+    X, y = make_regression(n_samples=60, n_features=4, noise=0.1, random_state=0)
+    ttr = TransformedTargetRegressor(
+        Pipeline([("scale", StandardScaler()), ("net", KerasRegressor(
+            model__hidden_layer_sizes=(4,), epochs=2, random_state=0))]),
+        transformer=StandardScaler(),
+    )
+    ours = cross_validate(ttr, X, y * 1000, cv=3, verbose=1)
+    assert "trained 3 fits ahead" in capsys.readouterr().out
+    theirs = sk.cross_validate(ttr, X, y * 1000, cv=3)
+    np.testing.assert_allclose(ours["test_score"], theirs["test_score"], rtol=1e-6)
