@@ -1,5 +1,6 @@
 """The data steps of a fit: validate X and y, fit the target and feature encoders,
-and gather ``meta``, the facts about the data that model builders read.
+gather ``meta`` (the facts about the data that model builders read), weigh the
+samples, and turn X into model inputs.
 
 :class:`DataStepsMixin` gives :class:`~skkeras.wrappers.BaseWrapper` these steps as
 methods (scikeras's names), so that a subclass may override any of them.
@@ -16,8 +17,15 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
 from . import sparse
-from .fitting import TARGET_FACTS
-from .inputs import n_rows, take_rows, validate_features, validate_features_and_target
+from .fitting import TARGET_FACTS, cast_targets, with_weights
+from .inputs import (
+    n_rows,
+    split_inputs,
+    take_rows,
+    validate_features,
+    validate_features_and_target,
+)
+from .weights import check_sample_weight, combine_weights
 
 #: Fitted attributes that describe the data, recorded by ``_validate_data`` and
 #: handed to builders in ``meta``.
@@ -114,3 +122,30 @@ class DataStepsMixin:
         for name in ("n_features_in_", "feature_names_in_"):  # None for dict X
             meta.setdefault(name, None)
         return meta
+
+    def _sample_weights(self, y: Any, sample_weight: Any, n: int) -> np.ndarray | None:
+        """Sample weights times class weights (one weight per sample, or None)."""
+        return combine_weights(check_sample_weight(sample_weight, n), self._class_weight_vector(y))
+
+    def _class_weight_vector(self, y: Any) -> np.ndarray | None:
+        return None
+
+    def _stratify_labels(self, y: Any) -> np.ndarray | None:
+        return None
+
+    def _encode_validation_data(self, validation_data: Any) -> tuple[Any, ...]:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val).")
+        X_val, y_val, *rest = validation_data
+        x_val = self._model_inputs(X_val)
+        weights = check_sample_weight(rest[0], n_rows(x_val)) if rest else None
+        y_val = cast_targets(self.target_encoder_.transform(np.asarray(y_val)))
+        return with_weights(x_val, y_val, weights)
+
+    def _model_inputs(self, X: Any) -> Any:
+        """X validated against the fit and passed through ``feature_encoder_``."""
+        X = validate_features(self, X, reset=False)
+        encoder = self.__dict__.get("feature_encoder_")
+        if encoder is None:
+            return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
+        return encoder.transform(X)

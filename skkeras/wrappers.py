@@ -47,7 +47,6 @@ from .fitting import (
     job_on_workbench,
     keep_fitted_state_on_error,
     make_training_job,
-    with_weights,
     without_loss,
 )
 from .inputs import (
@@ -76,7 +75,7 @@ from .training import (
     slots_shared_in_search,
 )
 from .training_steps import TrainingStepsMixin
-from .weights import check_sample_weight, class_sample_weight, combine_weights
+from .weights import class_sample_weight
 
 
 class BaseWrapper(
@@ -295,16 +294,6 @@ class BaseWrapper(
         """The batch size when ``batch_size=None``: scikit-learn's MLP's ``min(200, n)``."""
         return default_batch_size(n_samples)
 
-    def _sample_weights(self, y: Any, sample_weight: Any, n: int) -> np.ndarray | None:
-        """Sample weights times class weights (one weight per sample, or None)."""
-        return combine_weights(check_sample_weight(sample_weight, n), self._class_weight_vector(y))
-
-    def _class_weight_vector(self, y: Any) -> np.ndarray | None:
-        return None
-
-    def _stratify_labels(self, y: Any) -> np.ndarray | None:
-        return None
-
     def _prepare_fit(
         self, X: Any, y: Any, sample_weight: Any, *, warm: bool = False, classes: Any = None,
         epochs: int | None = None, train_model: bool = True,
@@ -367,15 +356,6 @@ class BaseWrapper(
     def _set_classes_hint(self, classes: Any) -> None:
         """Hook: before the encoders are fitted (classifiers note partial_fit's classes)."""
 
-    def _encode_validation_data(self, validation_data: Any) -> tuple[Any, ...]:
-        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val).")
-        X_val, y_val, *rest = validation_data
-        x_val = self._model_inputs(X_val)
-        weights = check_sample_weight(rest[0], n_rows(x_val)) if rest else None
-        y_val = cast_targets(self.target_encoder_.transform(np.asarray(y_val)))
-        return with_weights(x_val, y_val, weights)
-
     # ------------------------------------------------------------ public steps
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, warm: bool, classes: Any = None,
              one_epoch: bool = False, train_model: bool = True, **call_kwargs: Any) -> BaseWrapper:
@@ -432,14 +412,6 @@ class BaseWrapper(
         return self._prepare_fit(X, y, sample_weight).job
 
     # ------------------------------------------------------------ predicting
-    def _model_inputs(self, X: Any) -> Any:
-        """X validated against the fit and passed through ``feature_encoder_``."""
-        X = validate_features(self, X, reset=False)
-        encoder = self.__dict__.get("feature_encoder_")
-        if encoder is None:
-            return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
-        return encoder.transform(X)
-
     @staticmethod
     def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> float:
         """The score ``score`` reports; BaseWrapper has none: define it in a subclass."""
