@@ -257,3 +257,15 @@ def test_history_after_fit_and_partial_fit(regression_data):
     assert set(reg.history_) == {"loss", "mean_absolute_error"}
     reg.partial_fit(X, y)
     assert len(reg.history_["mean_absolute_error"]) == 2 and "mae" not in reg.history_
+
+
+def test_predict_kwargs_apply_to_one_call(binary_data):
+    X, y = binary_data
+    clf = compat.KerasClassifier(_classifier, loss="sparse_categorical_crossentropy",
+                                 verbose=0, random_state=0, predict__batch_size=64).fit(X, y)
+    expected = clf.predict_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(X, batch_size=7, verbose=0), expected,
+                               rtol=1e-5, atol=1e-6)
+    assert clf.predict(X, batch_size=7).shape == y.shape
+    params = clf.get_params()
+    assert params["predict__batch_size"] == 64 and "predict__verbose" not in params

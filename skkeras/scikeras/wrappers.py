@@ -8,8 +8,9 @@ epochs, Adam, quiet training and ``min(200, n_samples)``).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -135,6 +136,29 @@ class BaseWrapper(_skkeras.BaseWrapper):
         return super().initialize(X, y)
 
 
+@contextlib.contextmanager
+def _predict_kwargs_for_call(estimator: Any, kwargs: Mapping[str, Any]) -> Iterator[None]:
+    """``predict__`` parameters set from ``kwargs`` for one call, then put back as they
+    were (the estimator is changed during the call: not for concurrent predictions
+    with different arguments)."""
+    if not kwargs:
+        yield
+        return
+    routed = {f"predict__{name}": value for name, value in kwargs.items()}
+    current = estimator.get_params(deep=False)
+    previous = {name: current[name] for name in routed if name in current}
+    estimator.set_params(**routed)
+    try:
+        yield
+    finally:
+        extra = estimator.__dict__.get("_extra_params", {})
+        for name in routed:
+            if name not in previous:
+                extra.pop(name, None)
+        if previous:
+            estimator.set_params(**previous)
+
+
 def _scikeras_history_key(key: str) -> str:
     """scikeras's name for a history key: the metric's full name where Keras knows the
     key as a metric (``"mae"``), the key itself otherwise (``"loss"``, ``"val_mae"``)."""
@@ -201,6 +225,17 @@ class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
         self._check_builder()
         return super().initialize(X, y)
 
+    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
+        """Labels; ``kwargs`` (``batch_size``, ``verbose``) apply to this call only, as
+        scikeras's ``predict(X, **kwargs)``."""
+        with _predict_kwargs_for_call(self, kwargs):
+            return super().predict(X)
+
+    def predict_proba(self, X: Any, **kwargs: Any) -> np.ndarray:
+        """Class probabilities; ``kwargs`` apply to this call only (see ``predict``)."""
+        with _predict_kwargs_for_call(self, kwargs):
+            return super().predict_proba(X)
+
 
 class KerasRegressor(_skkeras.KerasRegressor, BaseWrapper):
     """skkeras's :class:`~skkeras.wrappers.KerasRegressor` with scikeras's defaults
@@ -212,5 +247,8 @@ class KerasRegressor(_skkeras.KerasRegressor, BaseWrapper):
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
-        predictions = super().predict(X, **kwargs)
+        """Predictions in Keras's float type; ``kwargs`` (``batch_size``, ``verbose``)
+        apply to this call only, as scikeras's ``predict(X, **kwargs)``."""
+        with _predict_kwargs_for_call(self, kwargs):
+            predictions = super().predict(X)
         return np.asarray(predictions).astype(keras.backend.floatx(), copy=False)
