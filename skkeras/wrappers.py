@@ -53,8 +53,6 @@ from .inputs import (
     FeatureEncoder,
     InputColumns,
     n_rows,
-    split_inputs,
-    validate_features,
 )
 from .job import TrainingJob
 from .model_building import ModelBuildingMixin
@@ -437,8 +435,7 @@ class BaseWrapper(
         x = plain_model_inputs(self, X)  # a plain float array: checked in microseconds
         if x is None:
             check_is_fitted(self)
-            X = validate_features(self, X, reset=False)
-            x = split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
+            x = self._model_inputs(X)  # validated, then through feature_encoder_
         predict_kwargs = self._routed("predict")
         deferred = self.__dict__.get("_deferred_model_")
         # No lock: the forward passes read snapshots of the weights (see skkeras.prediction).
