@@ -324,7 +324,7 @@ class Report:
 
     def plot_hint(self) -> str | None:
         """Why plots cannot be drawn and how to get them, or None when they can."""
-        from ..plotting import _INSTALL_HINT
+        from ..plotting._matplotlib import _INSTALL_HINT
 
         try:
             import matplotlib  # noqa: F401
