@@ -19,7 +19,7 @@ import persistence_helpers as helpers
 import pytest
 
 from skkeras import KerasClassifier, KerasRegressor
-from skkeras.persistence import ModelFileError, files, load, save
+from skkeras.persistence import ModelFileError, atomic, load, save
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "persistence"
 
@@ -40,7 +40,7 @@ def _written_by_newer_keras() -> str | None:
 
 
 def temp_files(directory: Path) -> list[str]:
-    return sorted(name for name in os.listdir(directory) if files.TEMP_MARK in name)
+    return sorted(name for name in os.listdir(directory) if atomic.TEMP_MARK in name)
 
 
 # ---------------------------------------------------------- the previous release
@@ -108,17 +108,17 @@ def test_stale_temporary_files_are_those_of_dead_or_old_writers(tmp_path):
     finished.wait()
     live = os.getppid()
     names = {
-        "dead": f".model.keras{files.TEMP_MARK}{finished.pid}-aa.keras",
-        "live": f".model.keras{files.TEMP_MARK}{live}-bb.keras",
-        "live-but-old": f".model.keras{files.TEMP_MARK}{live}-cc.keras",
-        "other-target": f".other.keras{files.TEMP_MARK}{finished.pid}-dd.keras",
+        "dead": f".model.keras{atomic.TEMP_MARK}{finished.pid}-aa.keras",
+        "live": f".model.keras{atomic.TEMP_MARK}{live}-bb.keras",
+        "live-but-old": f".model.keras{atomic.TEMP_MARK}{live}-cc.keras",
+        "other-target": f".other.keras{atomic.TEMP_MARK}{finished.pid}-dd.keras",
         "not-ours": ".model.keras.tmp",
     }
     for name in names.values():
         (tmp_path / name).write_bytes(b"partial")
-    old = time.time() - files.STALE_AFTER_S - 60
+    old = time.time() - atomic.STALE_AFTER_S - 60
     os.utime(tmp_path / names["live-but-old"], (old, old))
-    removed = files.remove_stale_temp_files(target)
+    removed = atomic.remove_stale_temp_files(target)
     assert sorted(removed) == sorted([names["dead"], names["live-but-old"]])
     assert sorted(os.listdir(tmp_path)) == sorted([names["live"], names["other-target"], names["not-ours"]])
     with pytest.raises(ModelFileError, match="temporary file of an interrupted skkeras.save"):
@@ -200,10 +200,10 @@ def test_hdf5_disk_errors_are_recognised(tmp_path, error):
     else:
         failure = RuntimeError("Can't decrement id ref count (file write failed: errno = 28, "
                                "error message = 'No space left on device')")
-    mapped = files.disk_full_error(failure, target, tmp_path)
+    mapped = atomic.disk_full_error(failure, target, tmp_path)
     assert mapped is not None and mapped.errno == errno.ENOSPC
     assert "no space left on device" in str(mapped) and str(target) in str(mapped)
-    assert files.disk_full_error(RuntimeError("boom"), target, tmp_path) is None
+    assert atomic.disk_full_error(RuntimeError("boom"), target, tmp_path) is None
 
 
 # ---------------------------------------------------- refit after an uncompiled load

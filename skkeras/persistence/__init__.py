@@ -13,7 +13,7 @@ Two ways to keep a fitted estimator:
   nothing is unpickled or imported. :func:`untrusted_references` lists what a file
   names before you trust it.
 
-Writes are atomic and clean up after interrupted saves (:mod:`.files`).
+Writes are atomic and clean up after interrupted saves (:mod:`.atomic`).
 """
 
 from __future__ import annotations

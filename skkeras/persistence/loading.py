@@ -10,9 +10,9 @@ from typing import Any
 
 import keras
 
+from .atomic import atomic_write
 from .codec import Decoder as _Decoder
 from .files import (
-    atomic_write,
     read_state,
     read_state_and_model,
     repair_compile_config,
