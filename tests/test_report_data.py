@@ -13,7 +13,7 @@ from sklearn.datasets import load_breast_cancer
 
 from skkeras.cli import main
 from skkeras.report import check_data, cross_validated_report
-from skkeras.report.spec import label
+from skkeras.report.data_checks import label
 
 
 def pitfalls_frame(n: int = 120) -> pd.DataFrame:
@@ -124,7 +124,7 @@ def test_the_report_uses_the_checked_features():
 @pytest.mark.parametrize("values", [["2021-01-05", "2021-02-11", None, "2021-03-01"] * 6,
                                     ["05/01/2021 10:30", "11/02/2021 08:00"] * 12])
 def test_text_dates_are_recognised(values):
-    from skkeras.report.spec import _as_dates
+    from skkeras.report.data_checks import _as_dates
 
     assert _as_dates(pd.Series(values, dtype=object)) is not None
     assert _as_dates(pd.Series(["red", "2021-01-01"] * 12, dtype=object)) is None

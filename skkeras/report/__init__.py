@@ -13,6 +13,7 @@ User mistakes raise :class:`ReportError`, a ValueError whose message is one line
 import importlib
 from typing import Any
 
+from .data_checks import check_data
 from .spec import (
     BASELINES,
     DEFAULT_CV,
@@ -21,7 +22,6 @@ from .spec import (
     DEFAULT_RANDOM_STATE,
     DEFAULT_VALIDATION_SPLIT,
     ReportError,
-    check_data,
     infer_task,
     load_model,
     parse_baselines,

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .data_checks import label
 from .render import display_params
-from .spec import label
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .run import Candidate

@@ -1,6 +1,6 @@
 """Running the report: the network and its baselines, on the same folds.
 
-:func:`cross_validated_report` checks the data (:func:`~skkeras.report.spec.check_data`),
+:func:`cross_validated_report` checks the data (:func:`~skkeras.report.data_checks.check_data`),
 wraps the network (the built-in MLP, a user's builder, or a user's estimator) in
 the report's preprocessing, cross-validates it (every candidate of a grid) with
 skkeras's own :class:`~skkeras.model_selection.GridSearchCV` or
@@ -39,6 +39,7 @@ from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from .compare import comparison
+from .data_checks import check_data, check_target, prepare_table
 from .facts import (
     best_candidate_facts,
     curve_facts,
@@ -62,12 +63,9 @@ from .spec import (
     DEFAULT_HIDDEN,
     DEFAULT_RANDOM_STATE,
     ReportError,
-    check_data,
-    check_target,
     infer_task,
     parse_baselines,
     parse_grid,
-    prepare_table,
 )
 
 __all__ = ["cross_validated_report"]
@@ -289,7 +287,7 @@ def cross_validated_report(
     X : DataFrame or array-like of shape (n_samples, n_features)
         Features; numeric and categorical columns are told apart by dtype.
         Dates, ID-like and constant columns are handled as
-        :func:`~skkeras.report.spec.check_data` says.
+        :func:`~skkeras.report.data_checks.check_data` says.
     y : array-like of shape (n_samples,)
         Target. Rows where it is missing are dropped (and noted).
     name : str, default="data"
