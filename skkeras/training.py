@@ -91,11 +91,12 @@ class EpochBatches(keras.utils.PyDataset):
         order = self.epoch_order(self.first_epoch + epoch)
         rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         y = None if self.y is None else take_rows(self.y, rows)
-        if isinstance(y, list):  # several outputs: Keras's dataset adapters want a tuple
-            y = tuple(y)
+        x = take_rows(self.x, rows)
+        # several inputs or outputs: Keras's dataset adapters want tuples, not lists
+        x, y = (tuple(x) if isinstance(x, list) else x), (tuple(y) if isinstance(y, list) else y)
         if self.sample_weight is None:
-            return (take_rows(self.x, rows),) if y is None else (take_rows(self.x, rows), y)
-        return take_rows(self.x, rows), y, self.sample_weight[rows]
+            return (x,) if y is None else (x, y)
+        return x, y, self.sample_weight[rows]
 
 
 def train_with_fit(job: TrainingJob) -> dict[str, list[float]]:
