@@ -21,7 +21,8 @@ class TotalError(keras.metrics.Metric):
         self.total.assign_add(keras.ops.sum(keras.ops.abs(y_true - y_pred)))
 
     def result(self):
-        return self.total
+        # A tensor, not the variable itself: JAX cannot trace a Variable as a result.
+        return keras.ops.convert_to_tensor(self.total)
 
 
 class TwoLayers(keras.Model):
