@@ -165,3 +165,30 @@ def legacy_saving_utils() -> ModuleType:
     from keras.src.legacy.saving import saving_utils as module
 
     return module
+
+
+# ------------------------------------------------------------------ optimizers, metrics
+def optimizer_slots(optimizer: Any, name: str) -> list[Any]:
+    """An optimizer's slot variables of one kind (``"_momentums"``, ``"_velocities"``,
+    ``"_velocity_hats"``, ``"_average_gradients"``, ``"_accumulators"``, SGD's
+    ``"momentums"``), one per trainable variable in the order it was built with."""
+    return list(getattr(optimizer, name))
+
+
+def weight_decay_exclusions(optimizer: Any) -> bool:
+    """Whether ``exclude_from_weight_decay`` excluded any variable or name pattern."""
+    return bool(getattr(optimizer, "_exclude_from_weight_decay", None)
+                or getattr(optimizer, "_exclude_from_weight_decay_pattern", None))
+
+
+def metric_function(metric: Any) -> tuple[Any, dict[str, Any]]:
+    """The function and keyword arguments a ``MeanMetricWrapper`` metric applies per
+    sample; (None, {}) for other metrics."""
+    return getattr(metric, "_fn", None), dict(getattr(metric, "_fn_kwargs", None) or {})
+
+
+def compile_loss_weights(model: keras.Model) -> Any:
+    """The ``loss_weights`` the model was compiled with (None if none)."""
+    holder = compile_config_holder(model)
+    config = getattr(holder, "config", None) or {}
+    return config.get("loss_weights")

@@ -21,15 +21,15 @@ import joblib
 import keras
 import numpy as np
 
+from . import _numpy_train, sparse
 from . import engine as fast_engine
-from . import sparse
 from .inputs import n_rows, take_rows
 from .job import TrainedState, TrainingJob
 from .routing import check_routed_arguments
 from .seeding import epoch_permutation, seeded_torch_dropout
 
 __all__ = [
-    "ENGINES", "TrainedState", "TrainingJob", "check_divergence", "choose_path",
+    "ENGINES", "TrainedState", "TrainingJob", "check_divergence", "choose_path", "describe_path",
     "default_batch_size", "fit_keys", "search_active", "train",
 ]
 
@@ -159,11 +159,13 @@ def _structure_blockers(job: TrainingJob) -> list[str]:
 
 
 def choose_path(job: TrainingJob) -> str:
-    """How ``job`` trains: ``"fast"``, or ``"keras: <why>"`` for ``keras.Model.fit``.
+    """How ``job`` trains: ``"numpy"``, ``"fast"``, or ``"keras: <why>"`` for ``keras.Model.fit``.
 
-    ``engine="auto"`` takes the compiled fast path (:mod:`skkeras.engine`) where it
-    applies and ``Model.fit`` elsewhere; ``"fast"`` insists on the fast path (a
-    ValueError says what prevents it); ``"keras"`` always uses ``Model.fit``.
+    ``engine="auto"`` trains a small job of a small dense network in NumPy
+    (:mod:`skkeras._numpy_train`, chosen from the job's size alone, never from what
+    is compiled already), others on the compiled fast path (:mod:`skkeras.engine`)
+    where it applies and ``Model.fit`` elsewhere; ``"fast"`` insists on the compiled
+    fast path (a ValueError says what prevents it); ``"keras"`` always uses ``Model.fit``.
     """
     if job.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {job.engine!r}.")
@@ -180,7 +182,20 @@ def choose_path(job: TrainingJob) -> str:
         )
     if job.engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
-    return "keras: " + "; ".join(reasons) if reasons else "fast"
+    if reasons:
+        return "keras: " + "; ".join(reasons)
+    if job.engine == "auto" and _numpy_train.use_numpy(job)[0]:
+        return "numpy"
+    return "fast"
+
+
+def describe_path(path: str) -> str:
+    """:func:`choose_path`'s answer in words, for the ``verbose`` line of a fit."""
+    if path == "numpy":
+        return "NumPy (a small job: compiling would cost more than it saves)"
+    if path.startswith("fast"):
+        return "the fast path" + path.removeprefix("fast")
+    return "keras.Model.fit (" + path.removeprefix("keras: ") + ")"
 
 
 def train(job: TrainingJob, path: str | None = None) -> dict[str, list[float]]:
@@ -193,6 +208,8 @@ def train(job: TrainingJob, path: str | None = None) -> dict[str, list[float]]:
         path = choose_path(job)
     if path == "fast":
         return fast_engine.train_fast(job)
+    if path == "numpy":
+        return _numpy_train.train_numpy(job)
     if path == OWN_FIT:
         return train_with_own_fit(job)
     if sparse.is_sparse_input(job.x):

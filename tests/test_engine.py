@@ -4,8 +4,15 @@ import keras
 import numpy as np
 import pytest
 
-from skkeras import KerasClassifier, KerasRegressor, engine
+from skkeras import KerasClassifier, KerasRegressor, _numpy_train, engine
 from skkeras.engine import epoch_plan, epoch_plans
+
+
+@pytest.fixture(autouse=True)
+def compiled_path_only(monkeypatch):
+    """These tests are about the compiled engine: engine="auto" sends no job to the
+    NumPy executor (tests/test_numpy_train.py checks that one against this one)."""
+    monkeypatch.setattr(_numpy_train, "WORK_LIMIT", 0)
 
 
 def small_net(meta, hidden=8, dropout=0.0, l2=0.0, metrics=("accuracy",), compiled=True):

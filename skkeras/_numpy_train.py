@@ -1,0 +1,606 @@
+"""Training small dense networks in NumPy, with Keras's formulas, where compiling costs more.
+
+A fresh process pays about a second of compiling (TensorFlow's XLA, JAX's jit) before
+the compiled fast path (:mod:`skkeras.engine`) runs its first step, and again for each
+new batch size; a step of a small MLP then takes tens of microseconds. For a job of a
+few thousand steps of a small net, running the steps in NumPy takes less than the
+compile alone. :func:`use_numpy` decides from the job alone (steps times weights,
+:data:`WORK_LIMIT`), never from what is compiled already, so a fit always takes the
+same path.
+
+Scope (everything else is declined, :func:`blockers` says why, and the compiled path
+trains): a ``Sequential`` or one-chain functional model of ``Dense`` (no
+regularisers, constraints, quantisation or LoRA), ``Activation``/``ReLU`` layers and
+``Dropout(0)``, in float32, with the activations in :data:`_ACTIVATIONS`; the losses
+binary, categorical and sparse categorical crossentropy (no label smoothing), mean
+squared and mean absolute error, ``sum_over_batch_size`` reduction; the metrics in
+:data:`_METRICS`; the optimizers SGD (momentum, Nesterov), Adam (AMSGrad), AdamW,
+RMSprop (momentum, centred) and Adagrad with a constant learning rate, no clipping,
+EMA or loss scaling; no callbacks.
+
+The arithmetic is Keras's, in float32, step by step: the same seeded batch order as
+the compiled path (:func:`skkeras.engine.call_plans`), the loss weighted per batch as
+``fit`` weighs it, sample weights on the loss and ``weighted_metrics`` only, the loss
+tracker weighted by rows, the optimizer's update formula and iteration count. On
+TensorFlow a crossentropy after a sigmoid or softmax output is computed from the
+logits, as Keras's TensorFlow backend does; on JAX from the clipped probabilities.
+The results agree with the compiled path's to float32 rounding (about 1e-6), not
+bit for bit. The trained values go back into the model's variables and its
+optimizer's, so a warm start continues from them on either path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+from scipy import special
+
+from . import _keras_compat
+from ._numpy_forward import _chain
+from .inputs import n_rows
+from .seeding import epoch_permutation
+
+if TYPE_CHECKING:
+    from .job import TrainingJob
+
+#: Jobs whose optimizer steps times (weights + batch rows x width) stay under this
+#: train in NumPy (see :func:`use_numpy`). Measured on the project's 2-core machine:
+#: a NumPy step of a 12-8-1 net on 20 rows takes about 60 us, the compiled path's
+#: first program about 1-2 s to compile; at this limit a NumPy fit takes about 1 s.
+WORK_LIMIT = 30_000_000
+
+_EPS = np.float32(keras.config.epsilon())
+F32 = np.float32
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return special.expit(z)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _softmax_backward(s: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return s * (g - np.sum(g * s, axis=-1, keepdims=True))
+
+
+_SELU_ALPHA, _SELU_SCALE = F32(1.6732632423543772848170429916717), F32(1.0507009873554804934193349852946)
+
+#: name -> (forward(z), backward(z, a, g)): Keras's activations and their derivatives.
+_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "linear": (lambda z: z, lambda z, a, g: g),
+    "relu": (lambda z: np.maximum(z, F32(0)), lambda z, a, g: g * (z > 0)),
+    "sigmoid": (_sigmoid, lambda z, a, g: g * (a * (F32(1) - a))),
+    "tanh": (np.tanh, lambda z, a, g: g * (F32(1) - a * a)),
+    "softmax": (_softmax, lambda z, a, g: _softmax_backward(a, g)),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda z, a, g: g * np.where(z > 0, F32(1), np.exp(z))),
+    "selu": (lambda z: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * np.expm1(z)),
+             lambda z, a, g: g * _SELU_SCALE * np.where(z > 0, F32(1), _SELU_ALPHA * np.exp(z))),
+    "softplus": (lambda z: np.logaddexp(F32(0), z), lambda z, a, g: g * _sigmoid(z)),
+    "swish": (lambda z: z * _sigmoid(z),
+              lambda z, a, g: g * (_sigmoid(z) * (F32(1) + z * (F32(1) - _sigmoid(z))))),
+}
+_ACTIVATIONS["silu"] = _ACTIVATIONS["swish"]
+
+
+def _activation_name(function: Any) -> str | None:
+    for name in _ACTIVATIONS:
+        try:
+            if keras.activations.get(name) is function:
+                return name
+        except ValueError:  # not in this Keras version
+            continue
+    return None
+
+
+#: Keras metric functions the executor computes: name -> per-row values(y, y_pred).
+def _binary_accuracy(y, p):
+    return (y == (p > F32(0.5)).astype(F32)).astype(F32).mean(axis=-1)
+
+
+def _categorical_accuracy(y, p):
+    return (np.argmax(y, axis=-1) == np.argmax(p, axis=-1)).astype(F32)
+
+
+def _sparse_categorical_accuracy(y, p):
+    labels = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y
+    return (labels.astype(np.int64) == np.argmax(p, axis=-1)).astype(F32)
+
+
+_METRICS: dict[str, Callable] = {
+    "binary_accuracy": _binary_accuracy,
+    "categorical_accuracy": _categorical_accuracy,
+    "sparse_categorical_accuracy": _sparse_categorical_accuracy,
+    "mean_squared_error": lambda y, p: np.square(p - y).mean(axis=-1),
+    "mean_absolute_error": lambda y, p: np.abs(p - y).mean(axis=-1),
+}
+
+_LOSSES = {
+    "binary_crossentropy": "bce", "BinaryCrossentropy": "bce",
+    "categorical_crossentropy": "cce", "CategoricalCrossentropy": "cce",
+    "sparse_categorical_crossentropy": "scce", "SparseCategoricalCrossentropy": "scce",
+    "mean_squared_error": "mse", "MeanSquaredError": "mse", "mse": "mse",
+    "mean_absolute_error": "mae", "MeanAbsoluteError": "mae", "mae": "mae",
+}
+
+_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+
+
+# ---------------------------------------------------------------- the network
+class _Net:
+    """The model as NumPy steps over one flat float32 parameter vector."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.variables = list(model.trainable_variables)
+        sizes = [int(np.prod(v.shape)) for v in self.variables]
+        self.offsets = np.cumsum([0, *sizes])
+        self.size = int(self.offsets[-1])
+        index = {id(v): i for i, v in enumerate(self.variables)}
+        self.ops: list[tuple] = []  # ("dense", kernel, bias) or ("act", name)
+        for layer in _chain(model) or []:
+            kind = type(layer).__name__
+            if kind == "Dense":
+                self.ops.append(("dense", index[id(layer.kernel)],
+                                 index[id(layer.bias)] if layer.use_bias else None))
+                name = _activation_name(layer.activation)
+                if name != "linear":
+                    self.ops.append(("act", name))
+            elif kind == "Activation":
+                self.ops.append(("act", _activation_name(layer.activation)))
+            elif kind == "ReLU":
+                self.ops.append(("act", "relu"))
+
+    def views(self, flat: np.ndarray) -> list[np.ndarray]:
+        return [flat[a:b].reshape(v.shape) for a, b, v in
+                zip(self.offsets[:-1], self.offsets[1:], self.variables, strict=True)]
+
+    def forward(self, w: list[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, list]:
+        tape, h = [], x
+        for op in self.ops:
+            if op[0] == "dense":
+                out = h @ w[op[1]]
+                if op[2] is not None:
+                    out = out + w[op[2]]
+            else:
+                out = _ACTIVATIONS[op[1]][0](h)
+            tape.append((h, out))
+            h = out
+        return h, tape
+
+    def backward(self, w: list[np.ndarray], g_w: list[np.ndarray], tape: list, g: np.ndarray,
+                 skip_last_activation: bool) -> None:
+        """Gradients into ``g_w`` (views of the flat gradient) from ``g`` at the output
+        (at the last activation's input when ``skip_last_activation``)."""
+        ops = self.ops[:-1] if skip_last_activation else self.ops
+        tape = tape[:len(ops)]
+        for op, (h, out) in zip(reversed(ops), reversed(tape), strict=True):
+            if op[0] == "act":
+                g = _ACTIVATIONS[op[1]][1](h, out, g)
+                continue
+            np.matmul(h.T, g, out=g_w[op[1]])
+            if op[2] is not None:
+                np.sum(g, axis=0, out=g_w[op[2]])
+            g = g @ w[op[1]].T
+
+
+# ---------------------------------------------------------------- the checks
+def blockers(job: TrainingJob) -> list[str]:
+    """Reasons the NumPy executor cannot train ``job``; empty if it can."""
+    model = job.model
+    reasons: list[str] = []
+    if job.callbacks:
+        reasons.append("callbacks look at the model between epochs")
+    if job.fit_kwargs:
+        reasons.append(f"fit arguments {sorted(job.fit_kwargs)}")
+    if isinstance(job.x, dict) or not isinstance(job.x, np.ndarray) or job.x.ndim != 2:
+        reasons.append("inputs other than one 2-D array")
+    if not isinstance(job.y, np.ndarray):
+        reasons.append("targets other than one array")
+    layers = _chain(model)
+    if layers is None:
+        return [*reasons, "not a single chain of layers"]
+    for layer in layers:
+        reasons += _layer_blockers(layer)
+    if not model.trainable_variables:
+        reasons.append("no trainable weights")
+    reasons += _loss_blockers(model) + _optimizer_blockers(model.optimizer)
+    if model.losses:
+        reasons.append("added losses")
+    return reasons
+
+
+def _layer_blockers(layer: Any) -> list[str]:
+    kind = type(layer).__name__
+    if not type(layer).__module__.startswith("keras."):
+        return [f"the custom layer {layer.name!r}"]
+    if getattr(layer, "dtype_policy", None) is None or layer.dtype_policy.name != "float32":
+        return [f"the layer {layer.name!r} does not compute in float32"]
+    if not layer.trainable and layer.weights:
+        return [f"the frozen layer {layer.name!r}"]
+    if kind == "Dense":
+        if (layer.kernel_regularizer or layer.bias_regularizer or layer.activity_regularizer
+                or layer.kernel_constraint or layer.bias_constraint
+                or getattr(layer, "quantization_mode", None) or getattr(layer, "lora_enabled", False)):
+            return [f"regularisation, constraints or quantisation on {layer.name!r}"]
+        if _activation_name(layer.activation) is None:
+            return [f"the activation of {layer.name!r}"]
+        return []
+    if kind == "Activation":
+        return [] if _activation_name(layer.activation) else [f"the activation of {layer.name!r}"]
+    if kind == "ReLU":
+        plain = layer.max_value is None and layer.negative_slope == 0 and layer.threshold == 0
+        return [] if plain else [f"the ReLU arguments of {layer.name!r}"]
+    if kind == "Dropout" and float(layer.rate) == 0:
+        return []
+    return [f"the {kind} layer {layer.name!r}"]
+
+
+def _loss_spec(model: keras.Model) -> tuple[str, bool] | None:
+    """(kind, from_logits) of the model's loss, or None if not supported."""
+    loss = model.loss
+    if isinstance(loss, str):
+        kind = _LOSSES.get(loss)
+        return None if kind is None else (kind, False)
+    if isinstance(loss, keras.losses.Loss):
+        if type(loss).__module__.startswith("keras.") and type(loss).__name__ in _LOSSES:
+            config = loss.get_config()
+            if config.get("label_smoothing") or config.get("ignore_class") is not None:
+                return None
+            if config.get("axis", -1) != -1:
+                return None
+            return _LOSSES[type(loss).__name__], bool(config.get("from_logits", False))
+        return None
+    name = getattr(loss, "__name__", None)
+    if callable(loss) and name in _LOSSES and getattr(keras.losses, name, None) is loss:
+        return _LOSSES[name], False
+    return None
+
+
+def _loss_blockers(model: keras.Model) -> list[str]:
+    if _loss_spec(model) is None:
+        return [f"the loss {model.loss!r}"]
+    if isinstance(model.loss, keras.losses.Loss) and str(model.loss.reduction) != "sum_over_batch_size":
+        return [f"the loss reduction {model.loss.reduction!r}"]
+    if _keras_compat.compile_loss_weights(model) is not None:
+        return ["loss weights"]
+    return []
+
+
+def _optimizer_blockers(optimizer: Any) -> list[str]:
+    kind = type(optimizer).__name__
+    if kind not in _OPTIMIZERS or not type(optimizer).__module__.startswith("keras."):
+        return [f"the optimizer {kind}"]
+    config = optimizer.get_config()
+    reasons = []
+    if not isinstance(config.get("learning_rate"), int | float):
+        reasons.append("a learning-rate schedule")
+    for name in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor",
+                 "gradient_accumulation_steps"):
+        if config.get(name):
+            reasons.append(name)
+    if config.get("use_ema"):
+        reasons.append("use_ema")
+    if config.get("weight_decay") and _keras_compat.weight_decay_exclusions(optimizer):
+        reasons.append("weight decay with excluded variables")
+    return reasons
+
+
+def metric_plan(model: keras.Model) -> list[tuple[str, Callable, bool]] | None:
+    """(log name, per-row function, weighted) of each compiled metric, or None when one is
+    not computable here. Call after the model's metrics are built."""
+    found = _keras_compat.compiled_metrics(model)
+    if found is None:
+        return []
+    _, plain, weighted = found
+    plan = []
+    for metrics, is_weighted in ((plain, False), (weighted, True)):
+        for metric in _unwrapped(metrics):
+            function, kwargs = _keras_compat.metric_function(metric)
+            name = getattr(function, "__name__", None)
+            if kwargs not in ({}, {"threshold": 0.5}) or name not in _METRICS or getattr(keras.metrics, name, None) is not function:
+                return None
+            plan.append((metric.name, _METRICS[name], is_weighted))
+    return plan
+
+
+def _unwrapped(metrics: Sequence[Any]) -> list[Any]:
+    """The metrics, with Keras's per-output ``MetricsList`` containers opened."""
+    found = []
+    for metric in metrics:
+        if not metric:
+            continue
+        inner = getattr(metric, "metrics", None) if type(metric).__name__ == "MetricsList" else None
+        found += list(inner) if inner is not None else [metric]
+    return found
+
+
+def work(job: TrainingJob) -> int:
+    """The job's size for :func:`use_numpy`: optimizer steps x (weights + batch rows x
+    the widest layer)."""
+    n = n_rows(job.x)
+    steps = job.epochs * -(-n // job.batch_size)
+    weights = sum(int(np.prod(v.shape)) for v in job.model.trainable_variables)
+    widths = [int(v.shape[-1]) for v in job.model.trainable_variables] or [1]
+    return steps * (weights + min(job.batch_size, n) * max(widths))
+
+
+def use_numpy(job: TrainingJob) -> tuple[bool, str]:
+    """Whether ``engine="auto"`` trains ``job`` in NumPy, and why (or why not)."""
+    if job.slots is not None:  # runs of a search sharing compiled programs
+        return False, "its search shares compiled programs"
+    size = work(job)
+    if size >= WORK_LIMIT:
+        return False, f"a large job ({size:,} >= {WORK_LIMIT:,} step-weights)"
+    reasons = blockers(job)
+    if reasons:
+        return False, "; ".join(reasons)
+    from .engine import prepare
+
+    prepare(job.model, job.x, job.y, job.batch_size)  # builds the metrics (either path would)
+    if metric_plan(job.model) is None:
+        return False, "a compiled metric the NumPy executor does not compute"
+    return True, f"a small job ({size:,} < {WORK_LIMIT:,} step-weights)"
+
+
+# ---------------------------------------------------------------- the optimizer
+class _Optimizer:
+    """Keras's update formula for one optimizer, over the flat parameter vector."""
+
+    def __init__(self, optimizer: Any, net: _Net) -> None:
+        self.optimizer, self.kind = optimizer, type(optimizer).__name__
+        config = optimizer.get_config()
+        self.config = config
+        self.lr = F32(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        self.iterations = int(keras.ops.convert_to_numpy(optimizer.iterations))
+        self.wd = F32(config["weight_decay"]) if config.get("weight_decay") else None
+        self.slots = {name: self._flat(optimizer, net, name) for name in self._slot_names()}
+
+    def _slot_names(self) -> list[str]:
+        c = self.config
+        if self.kind == "SGD":
+            return ["momentums"] if c["momentum"] != 0 else []
+        if self.kind in ("Adam", "AdamW"):
+            return ["_momentums", "_velocities"] + (["_velocity_hats"] if c["amsgrad"] else [])
+        if self.kind == "RMSprop":
+            return (["_velocities"] + (["_momentums"] if c["momentum"] > 0 else [])
+                    + (["_average_gradients"] if c["centered"] else []))
+        return ["_accumulators"]
+
+    @staticmethod
+    def _flat(optimizer: Any, net: _Net, name: str) -> np.ndarray:
+        variables = _keras_compat.optimizer_slots(optimizer, name)
+        return np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), F32).ravel()
+                               for v in variables]).astype(F32)
+
+    def write_back(self, net: _Net) -> list[tuple[Any, np.ndarray]]:
+        pairs = [(self.optimizer.iterations, np.asarray(self.iterations, dtype="int64"))]
+        for name, flat in self.slots.items():
+            variables = _keras_compat.optimizer_slots(self.optimizer, name)
+            pairs += list(zip(variables, net.views(flat), strict=True))
+        return pairs
+
+    def step(self, w: np.ndarray, g: np.ndarray) -> None:
+        c, lr, s = self.config, self.lr, self.slots
+        if self.wd is not None:
+            w -= w * self.wd * lr
+        if self.kind == "SGD":
+            if "momentums" in s:
+                m = s["momentums"]
+                momentum = F32(c["momentum"])
+                m[:] = m * momentum - g * lr
+                if c["nesterov"]:
+                    w += m * momentum - g * lr
+                else:
+                    w += m
+            else:
+                w -= g * lr
+        elif self.kind in ("Adam", "AdamW"):
+            t = F32(self.iterations + 1)
+            b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
+            alpha = lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t)
+            m, v = s["_momentums"], s["_velocities"]
+            m += (g - m) * F32(1 - c["beta_1"])
+            v += (np.square(g) - v) * F32(1 - c["beta_2"])
+            if "_velocity_hats" in s:
+                np.maximum(s["_velocity_hats"], v, out=s["_velocity_hats"])
+                v = s["_velocity_hats"]
+            w -= (m * alpha) / (np.sqrt(v) + F32(c["epsilon"]))
+        elif self.kind == "RMSprop":
+            rho = F32(c["rho"])
+            v = s["_velocities"]
+            v[:] = rho * v + F32(1 - c["rho"]) * np.square(g)
+            if "_average_gradients" in s:
+                a = s["_average_gradients"]
+                a[:] = rho * a + F32(1 - c["rho"]) * g
+                denominator = v - np.square(a) + F32(c["epsilon"])
+            else:
+                denominator = v + F32(c["epsilon"])
+            increment = (lr * g) / np.sqrt(denominator)
+            if "_momentums" in s:
+                mo = s["_momentums"]
+                mo[:] = F32(c["momentum"]) * mo + increment
+                w -= mo
+            else:
+                w -= increment
+        else:  # Adagrad
+            acc = s["_accumulators"]
+            acc += np.square(g)
+            w -= (lr * g) / np.sqrt(acc + F32(c["epsilon"]))
+        self.iterations += 1
+
+
+# ---------------------------------------------------------------- the loss
+class _Loss:
+    """The loss per row and its gradient at the output (at the logits when ``fused``)."""
+
+    def __init__(self, model: keras.Model, net: _Net) -> None:
+        self.kind, self.from_logits = _loss_spec(model)
+        last = net.ops[-1] if net.ops else None
+        wanted = {"bce": "sigmoid", "cce": "softmax", "scce": "softmax"}.get(self.kind)
+        # TensorFlow's backend computes a crossentropy from the logits of a sigmoid or
+        # softmax output; JAX's from the clipped probabilities.
+        self.fused = (keras.backend.backend() == "tensorflow" and last is not None
+                      and last[0] == "act" and last[1] == wanted)
+        self.logits = self.fused or self.from_logits
+
+    def targets(self, y: np.ndarray, width: int) -> np.ndarray:
+        """``y`` as float32 in the output's shape (one-hot for sparse labels), as Keras
+        casts and expands it."""
+        if self.kind == "scce":
+            labels = (y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y).astype(np.int64)
+            one_hot = np.zeros((len(y), width), F32)
+            one_hot[np.arange(len(labels)), labels] = 1
+            return one_hot
+        y = np.asarray(y, dtype=F32)
+        return y[:, None] if y.ndim == 1 else y
+
+    def gradient(self, y: np.ndarray, out: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """d loss_row / d output (``z``: the last activation's input, for ``fused``)."""
+        kind, k = self.kind, F32(out.shape[-1])
+        if kind == "mse":
+            return (out - y) * (F32(2) / k)
+        if kind == "mae":
+            return np.sign(out - y) / k
+        if kind == "bce":
+            if self.fused:
+                return (out - y) / k
+            if self.from_logits:
+                return (_sigmoid(out) - y) / k
+            p = np.clip(out, _EPS, F32(1) - _EPS)
+            inside = (out >= _EPS) & (out <= F32(1) - _EPS)
+            return ((F32(1) - y) / (F32(1) - p) - y / p) * inside / k
+        if self.fused:
+            return out * y.sum(axis=-1, keepdims=True) - y
+        if self.from_logits:
+            return _softmax(out) * y.sum(axis=-1, keepdims=True) - y
+        total = out.sum(axis=-1, keepdims=True)
+        q = out / total
+        qc = np.clip(q, _EPS, F32(1) - _EPS)
+        dq = (-y / qc) * ((q >= _EPS) & (q <= F32(1) - _EPS))
+        return (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
+
+    def values(self, y: np.ndarray, out: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+        """The loss of each row."""
+        kind = self.kind
+        if kind == "mse":
+            return np.square(out - y).mean(axis=-1)
+        if kind == "mae":
+            return np.abs(out - y).mean(axis=-1)
+        logits = z if self.fused else out
+        if kind == "bce":
+            if self.logits:
+                return (np.maximum(logits, F32(0)) - logits * y
+                        + np.log1p(np.exp(-np.abs(logits)))).mean(axis=-1)
+            p = np.clip(out, _EPS, F32(1) - _EPS)
+            return (-(y * np.log(p) + (F32(1) - y) * np.log(F32(1) - p))).mean(axis=-1)
+        if self.logits:
+            shifted = logits - logits.max(axis=-1, keepdims=True)
+            log_prob = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+            return -(y * log_prob).sum(axis=-1)
+        q = np.clip(out / out.sum(axis=-1, keepdims=True), _EPS, F32(1) - _EPS)
+        return -(y * np.log(q)).sum(axis=-1)
+
+
+# ---------------------------------------------------------------- training
+def train_numpy(job: TrainingJob) -> dict[str, list[float]]:
+    """Train ``job`` (which :func:`use_numpy` accepts) in NumPy; return the history."""
+    from .engine import assign_values, prepare
+
+    model = job.model
+    x = np.asarray(job.x, dtype=F32)
+    prepare(model, job.x, job.y, job.batch_size)
+    job.reset_model()
+    metrics = metric_plan(model)
+    if metrics is None:
+        raise ValueError("a compiled metric the NumPy executor cannot compute")
+    net = _Net(model)
+    flat = np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), F32).ravel()
+                           for v in net.variables]).astype(F32)
+    grad_flat = np.zeros_like(flat)
+    state = (net, _Loss(model, net), _Optimizer(model.optimizer, net), metrics,
+             net.views(flat), net.views(grad_flat), flat, grad_flat)
+    width = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
+    y = state[1].targets(np.asarray(job.y), width)
+    validation = _validation(job, state[1], width)
+
+    n, batch_size = len(x), job.batch_size
+    callback_list = keras.callbacks.CallbackList(
+        [], add_history=True, add_progbar=job.verbose != 0, model=model,
+        verbose=job.verbose, epochs=job.epochs, steps=-(-n // batch_size),
+    )
+    history = next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
+    model.stop_training = False
+    callback_list.on_train_begin()
+    sample_weight = None if job.sample_weight is None else np.asarray(job.sample_weight, F32)
+    try:
+        with np.errstate(all="ignore"):
+            for epoch in range(job.epochs):
+                callback_list.on_epoch_begin(epoch)
+                order = (epoch_permutation(job.seed, job.first_epoch + epoch, n) if job.shuffle
+                         else np.arange(n))
+                weights = None if sample_weight is None else sample_weight[order]
+                logs = _run_epoch(state, x[order], y[order], weights, batch_size, train=True)
+                if validation is not None:
+                    logs.update(_run_epoch(state, *validation, train=False, prefix="val_"))
+                callback_list.on_epoch_end(epoch, logs)
+    finally:
+        pairs = list(zip(net.variables, state[4], strict=True)) + state[2].write_back(net)
+        assign_values([v for v, _ in pairs], [value for _, value in pairs])
+    callback_list.on_train_end()
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _validation(job: TrainingJob, loss: _Loss, width: int) -> tuple[Any, ...] | None:
+    if job.validation_data is None:
+        return None
+    x_val, y_val, *rest = job.validation_data
+    weights = None if not rest or rest[0] is None else np.asarray(rest[0], F32)
+    return (np.asarray(x_val, F32), loss.targets(np.asarray(y_val), width), weights,
+            job.validation_batch_size or job.batch_size)
+
+
+def _run_epoch(state: tuple, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+               batch_size: int, *, train: bool, prefix: str = "") -> dict[str, float]:
+    """One pass over ``x`` in batches (optimizer steps when ``train``); the epoch's logs.
+
+    The outputs of every batch are kept; the loss values and metrics are computed
+    from them once, after the pass (the values ``fit`` computes batch by batch).
+    """
+    net, loss, optimizer, metrics, w, g_w, flat, grad_flat = state
+    n = len(x)
+    starts = np.arange(0, n, batch_size)
+    rows = np.minimum(starts + batch_size, n) - starts
+    outs = np.empty(y.shape, F32)
+    logits = np.empty(y.shape, F32) if loss.fused else None
+    for start, count in zip(starts.tolist(), rows.tolist(), strict=True):
+        stop = start + count
+        out, tape = net.forward(w, x[start:stop])
+        outs[start:stop] = out
+        if logits is not None:
+            logits[start:stop] = tape[-1][0]
+        if not train:
+            continue
+        grad = loss.gradient(y[start:stop], out, tape)
+        if weights is None:
+            grad *= F32(1) / F32(count)
+        else:
+            grad *= (weights[start:stop] / F32(count))[:, None]
+        net.backward(w, g_w, tape, grad, loss.fused)
+        optimizer.step(flat, grad_flat)
+    values = loss.values(y, outs, logits)
+    weighted = values if weights is None else values * weights
+    batch_losses = np.add.reduceat(weighted, starts).astype(F32) / rows.astype(F32)
+    logs = {prefix + "loss": float(np.sum(batch_losses * rows, dtype=F32) / F32(n))}
+    for name, function, is_weighted in metrics:
+        per_row = function(y if loss.kind != "scce" else np.argmax(y, axis=-1), outs)
+        if is_weighted and weights is not None:
+            total, count = np.sum(per_row * weights, dtype=F32), np.sum(weights, dtype=F32)
+        else:
+            total, count = np.sum(per_row, dtype=F32), F32(n)
+        logs[prefix + name] = float(total / count) if count else 0.0
+    return logs

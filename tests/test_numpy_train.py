@@ -1,0 +1,171 @@
+"""The NumPy executor for small jobs (skkeras._numpy_train) gives the compiled fast
+path's numbers: history, trained weights, optimizer state and predictions."""
+
+import keras
+import numpy as np
+import pytest
+
+from skkeras import KerasClassifier, KerasRegressor, _numpy_train, engine
+from skkeras.job import TrainingJob
+from skkeras.training import choose_path, describe_path
+
+D = keras.layers.Dense
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(50, 5)).astype("float32")
+Y_BINARY = RNG.integers(0, 2, 50).astype("float32")
+Y_CLASS = RNG.integers(0, 3, 50)
+Y_REAL = RNG.normal(size=50).astype("float32")
+WEIGHTS = RNG.uniform(0.5, 2.0, 50).astype("float32")
+
+
+def _model(layers, loss, optimizer, metrics=None, weighted_metrics=None):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((5,)), *layers()])
+    model.compile(optimizer=optimizer(), loss=loss, metrics=metrics,
+                  weighted_metrics=weighted_metrics)
+    return model
+
+
+CASES = {
+    "bce-adam-accuracy": dict(
+        layers=lambda: [D(4, activation="relu"), D(1, activation="sigmoid")],
+        loss="binary_crossentropy", optimizer=keras.optimizers.Adam, metrics=["accuracy"],
+        y=Y_BINARY),
+    "scce-nesterov-weights-validation": dict(
+        layers=lambda: [D(4, activation="tanh"), D(3, activation="softmax")],
+        loss="sparse_categorical_crossentropy",
+        optimizer=lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        metrics=["accuracy"], y=Y_CLASS, weights=WEIGHTS, validation=True),
+    "cce-rmsprop-centred": dict(
+        layers=lambda: [D(4, activation="elu"), D(3, activation="softmax")],
+        loss="categorical_crossentropy",
+        optimizer=lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+        metrics=["accuracy"], y=np.eye(3, dtype="float32")[Y_CLASS]),
+    "mse-adamw-weighted-metrics": dict(
+        layers=lambda: [D(4, activation="relu"), D(1)], loss="mse",
+        optimizer=lambda: keras.optimizers.AdamW(0.01), metrics=["mae"],
+        weighted_metrics=["mse"], y=Y_REAL, weights=WEIGHTS),
+    "mae-adagrad-no-shuffle": dict(
+        layers=lambda: [D(4, activation="sigmoid"), keras.layers.Activation("softplus"), D(1)],
+        loss=keras.losses.MeanAbsoluteError(), optimizer=lambda: keras.optimizers.Adagrad(0.1),
+        y=Y_REAL, shuffle=False),
+    "bce-logits-amsgrad-sgd-batch": dict(
+        layers=lambda: [D(4, activation="swish"), D(1)],
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        optimizer=lambda: keras.optimizers.Adam(amsgrad=True), metrics=["accuracy"], y=Y_BINARY,
+        batch_size=50),
+}
+
+
+def _job(model, case, epochs=3, first_epoch=0):
+    validation = (X[:13], case["y"][:13]) if case.get("validation") else None
+    return TrainingJob(model, X, case["y"], case.get("weights"), epochs,
+                       case.get("batch_size", 7), first_epoch, 3, case.get("shuffle", True),
+                       validation_data=validation)
+
+
+def _assert_same(compiled, numpy_model, h_compiled, h_numpy):
+    assert set(h_compiled) == set(h_numpy)
+    for name in h_compiled:
+        np.testing.assert_allclose(h_numpy[name], h_compiled[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    for a, b in zip(compiled.trainable_variables, numpy_model.trainable_variables, strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    for a, b in zip(compiled.optimizer.variables, numpy_model.optimizer.variables, strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6,
+                                   err_msg=a.path)
+    np.testing.assert_allclose(numpy_model.predict(X, verbose=0),
+                               compiled.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_numpy_executor_gives_the_compiled_paths_numbers(name):
+    case = CASES[name]
+    spec = {k: case.get(k) for k in ("layers", "loss", "optimizer", "metrics", "weighted_metrics")}
+    compiled, numpy_model = _model(**spec), _model(**spec)
+    numpy_model.set_weights(compiled.get_weights())
+    job = _job(numpy_model, case)
+    assert _numpy_train.use_numpy(job) == (True, _numpy_train.use_numpy(job)[1])
+    h_compiled = engine.train_fast(_job(compiled, case))
+    h_numpy = _numpy_train.train_numpy(job)
+    assert len(h_numpy["loss"]) == 3
+    _assert_same(compiled, numpy_model, h_compiled, h_numpy)
+    # continuing (a warm start) from the written-back weights and optimizer state
+    h_compiled = engine.train_fast(_job(compiled, case, epochs=2, first_epoch=3))
+    h_numpy = _numpy_train.train_numpy(_job(numpy_model, case, epochs=2, first_epoch=3))
+    _assert_same(compiled, numpy_model, h_compiled, h_numpy)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (dict(layers=lambda: [D(4), keras.layers.Dropout(0.5), D(1)]), "Dropout"),
+    (dict(layers=lambda: [D(4, kernel_regularizer="l2"), D(1)]), "regularisation"),
+    (dict(optimizer=lambda: keras.optimizers.Adam(clipnorm=1.0)), "clipnorm"),
+    (dict(optimizer=lambda: keras.optimizers.Adam(
+        keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9))), "schedule"),
+    (dict(optimizer=lambda: keras.optimizers.Nadam()), "optimizer Nadam"),
+    (dict(loss="huber"), "loss"),
+    (dict(metrics=[keras.metrics.AUC()]), "metric"),
+])
+def test_declines_with_a_reason(change, reason):
+    spec = dict(layers=lambda: [D(4, activation="relu"), D(1)], loss="mse",
+                optimizer=keras.optimizers.Adam, metrics=None, weighted_metrics=None)
+    spec.update(change)
+    job = TrainingJob(_model(**spec), X, Y_REAL, None, 2, 10, 0, 0, True)
+    chosen, why = _numpy_train.use_numpy(job)
+    assert not chosen and reason in why
+    assert choose_path(job) == "fast"
+
+
+def test_callbacks_and_large_jobs_take_the_compiled_path():
+    spec = dict(layers=lambda: [D(4), D(1)], loss="mse", optimizer=keras.optimizers.Adam)
+    job = TrainingJob(_model(**spec), X, Y_REAL, None, 2, 10, 0, 0, True,
+                      callbacks=[keras.callbacks.EarlyStopping()])
+    assert "callbacks" in _numpy_train.use_numpy(job)[1]
+    big = TrainingJob(_model(**spec), X, Y_REAL, None, 10**6, 10, 0, 0, True)
+    chosen, why = _numpy_train.use_numpy(big)
+    assert not chosen and "large job" in why and choose_path(big) == "fast"
+
+
+def test_estimators_choose_numpy_for_small_jobs_and_match_engine_fast():
+    params = dict(hidden_layer_sizes=(6,), epochs=4, batch_size=8, random_state=0)
+    small = KerasClassifier(**params).fit(X, Y_CLASS, sample_weight=WEIGHTS)
+    compiled = KerasClassifier(engine="fast", **params).fit(X, Y_CLASS, sample_weight=WEIGHTS)
+    assert small.fit_path_ == "numpy" and compiled.fit_path_ == "fast"
+    for name in compiled.history_:
+        np.testing.assert_allclose(small.history_[name], compiled.history_[name], rtol=1e-5)
+    np.testing.assert_allclose(small.predict_proba(X), compiled.predict_proba(X), rtol=1e-5,
+                               atol=1e-6)
+    # partial_fit continues from the same weights and optimizer state on either path
+    for est in (small, compiled):
+        est.partial_fit(X, Y_CLASS)
+        est.partial_fit(X, Y_CLASS)
+    assert small.fit_path_ == "numpy" and len(small.history_["loss"]) == 6
+    for name in compiled.history_:
+        np.testing.assert_allclose(small.history_[name], compiled.history_[name], rtol=1e-5)
+    np.testing.assert_allclose(small.predict_proba(X), compiled.predict_proba(X), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_validation_split_and_regression_match_engine_fast():
+    params = dict(hidden_layer_sizes=(5, 3), epochs=3, batch_size=9, random_state=1,
+                  validation_split=0.2)
+    small = KerasRegressor(**params).fit(X, Y_REAL)
+    compiled = KerasRegressor(engine="fast", **params).fit(X, Y_REAL)
+    assert small.fit_path_ == "numpy" and "val_loss" in small.history_
+    for name in compiled.history_:
+        np.testing.assert_allclose(small.history_[name], compiled.history_[name], rtol=1e-5)
+    np.testing.assert_allclose(small.predict(X), compiled.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_divergence_is_reported_on_the_numpy_path():
+    est = KerasRegressor(hidden_layer_sizes=(4,), epochs=5, batch_size=10, random_state=0,
+                         optimizer="sgd", optimizer__learning_rate=1e6)
+    with pytest.raises(ValueError, match="Training diverged"):
+        est.fit(X, Y_REAL * 1e3)
+    assert est.__dict__.get("fit_path_") in (None, "numpy")
+
+
+def test_describe_path():
+    assert describe_path("numpy").startswith("NumPy")
+    assert describe_path("fast") == "the fast path"
+    assert describe_path("keras: engine='keras'") == "keras.Model.fit (engine='keras')"
