@@ -295,10 +295,12 @@ def _new_forward(model: keras.Model) -> Any:
     return tf.function(stateless_forward, reduce_retracing=True)
 
 
-def _padded(x: np.ndarray | Mapping[str, np.ndarray], rows: int) -> np.ndarray | dict[str, np.ndarray]:
-    """x with zero rows appended up to ``rows``."""
+def _padded(x: Any, rows: int) -> Any:
+    """x (an array, a dict or a list of arrays) with zero rows appended up to ``rows``."""
     if isinstance(x, Mapping):
         return {name: _padded(a, rows) for name, a in x.items()}
+    if isinstance(x, list | tuple):
+        return [_padded(a, rows) for a in x]
     missing = rows - len(x)
     if missing <= 0:
         return x

@@ -155,6 +155,8 @@ def _structure_blockers(job: TrainingJob) -> list[str]:
         return ["no targets (y=None)"]
     if not isinstance(job.y, np.ndarray):
         return [f"targets as a {type(job.y).__name__} of arrays (multi-output)"]
+    if isinstance(job.x, list | tuple):
+        return [f"inputs as a {type(job.x).__name__} of arrays"]
     return []
 
 
