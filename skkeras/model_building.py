@@ -80,6 +80,9 @@ class ModelBuildingMixin:
                 except ValueError as error:  # a TypeError too, as calling the builder would be
                     raise InvalidParameterError(
                         f"{error} (The builder got an unexpected keyword argument.)") from None
+                # The builder's own arguments first, then meta, compile_kwargs, params
+                # (scikeras's order, which a builder taking **kwargs sees).
+                arguments = {k: arguments[k] for k in sorted(arguments, key=provided.__contains__)}
                 model = building.call_builder(spec, arguments)
             self._ensure_compiled_model(model, sample_inputs, meta.get("target_type_"))
         return model
@@ -129,7 +132,15 @@ class ModelBuildingMixin:
 
     def _match_target(self, model: keras.Model) -> None:
         """Tell a target encoder with ``match_model`` the model's loss and output width
-        (the default classifier's encoder picks its encoding from them)."""
+        (the default classifier's encoder picks its encoding from them). A model with
+        several outputs must have the ``n_outputs_expected_`` the target encoder reports."""
+        expected, outputs = self.__dict__.get("n_outputs_expected_"), getattr(model, "outputs", None)
+        if isinstance(expected, int) and outputs and len(outputs) > 1 and expected != len(outputs):
+            raise ValueError(
+                f"The target encoder makes a Keras model input of size {expected} "
+                f"(n_outputs_expected_) but the model has {len(outputs)} outputs: give the "
+                "model one output per target the encoder makes, or one output in all."
+            )
         match = getattr(self.__dict__.get("target_encoder_"), "match_model", None)
         if match is not None:
             match(model.loss, building.output_width(model, self._inputs_["sample"]))

@@ -72,7 +72,7 @@ class ParameterMixin:
                 self._extra_params[name] = value
                 continue
             raise ValueError(
-                f"Invalid parameter {name!r} for estimator {type(self).__name__}: it is not "
+                f"Invalid parameter {name} for estimator {type(self).__name__}: it is not "
                 "a parameter of the estimator, not routed with a prefix "
                 f"({', '.join(p + '__' for p in ROUTING_PREFIXES)}) and not an argument "
                 "of the model builder. This issue can likely be resolved by setting this "

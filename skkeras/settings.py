@@ -20,6 +20,7 @@ from typing import Any
 import keras
 from sklearn.utils._param_validation import (
     Interval,
+    InvalidParameterError,
     Options,
     StrOptions,
     validate_parameter_constraints,
@@ -84,6 +85,14 @@ class FitSettings:
         """The settings of a fit of ``estimator`` called with ``call_kwargs``;
         ``epochs`` (partial_fit's one epoch, initialize's none) beats them all."""
         call_kwargs = dict(call_kwargs)
+        if epochs is not None:  # partial_fit (initialize takes no arguments)
+            for name in ("epochs", "initial_epoch"):
+                if name in call_kwargs:
+                    raise InvalidParameterError(  # a ValueError and, as scikeras, a TypeError
+                        f"Invalid argument `{name}` to `partial_fit`: `partial_fit` always "
+                        "trains for 1 epoch, from the current one. Use fit(X, y, epochs=...) "
+                        "to train for several."
+                    )
         routed = route_params(estimator.get_params(deep=False), "fit")
         values = {}
         for name in FIT_SETTINGS:

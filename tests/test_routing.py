@@ -333,9 +333,9 @@ def test_routed_values_are_params(binary_data):
 # ---------------------------------------------------------------------- unknown names
 def test_set_params_refuses_an_unknown_name():
     est = KerasClassifier()
-    with pytest.raises(ValueError, match="'hiden_layer_sizes'"):
+    with pytest.raises(ValueError, match="Invalid parameter hiden_layer_sizes"):
         est.set_params(hiden_layer_sizes=(3,))
-    with pytest.raises(ValueError, match="'optimiser__learning_rate'"):
+    with pytest.raises(ValueError, match="Invalid parameter optimiser__learning_rate"):
         est.set_params(optimiser__learning_rate=0.1)
 
 

@@ -17,8 +17,10 @@ import keras
 import numpy as np
 
 from .. import wrappers as _skkeras
+from ..fitting import without_loss
+from ..params import signature_defaults
 from ..seeding import resolve_seed
-from .utils import metric_name
+from .utils import loss_name, metric_name
 
 __all__ = ["BaseWrapper", "KerasClassifier", "KerasRegressor"]
 
@@ -123,9 +125,77 @@ class BaseWrapper(_skkeras.BaseWrapper):
                 "skkeras.KerasClassifier/KerasRegressor have one)."
             )
 
+    def _default_loss(self, target_type: Any, n_output_units: int | None) -> Any:
+        """scikeras has no default loss: ``loss=None`` leaves the loss to the builder
+        (``compile_kwargs["loss"]`` is None), which must compile the model with one."""
+        return None
+
+    def _compile_arguments(self, target_type: Any, n_output_units: int | None) -> dict[str, Any]:
+        """skkeras's compile arguments, except that ``optimizer=None`` stays None (scikeras
+        then requires the builder to compile the model with an optimizer)."""
+        kwargs = super()._compile_arguments(target_type, n_output_units)
+        if self.optimizer is None:
+            kwargs["optimizer"] = None
+        return kwargs
+
+    def _ensure_compiled_model(self, model: keras.Model, sample_inputs: Any, target_type: Any = None) -> None:
+        """skkeras's compile step, then scikeras's checks: the compiled model has a loss
+        and an optimizer, and the loss the user gave (if not the signature's default) is
+        the one the builder compiled with."""
+        super()._ensure_compiled_model(model, sample_inputs, target_type)
+        if without_loss(model):
+            raise ValueError(
+                "No loss to train with: provide a loss (loss=...) or compile the model with "
+                "one in its builder (scikeras: 'You must provide a loss or a compiled model')."
+            )
+        if getattr(model, "optimizer", None) is None:
+            raise ValueError(
+                "You must provide an optimizer or a compiled model: optimizer=None needs a "
+                "builder that compiles the model with an optimizer."
+            )
+        _check_compiled_loss(self.loss, model.loss, signature_defaults(type(self)).get("loss"))
+
+    def _get_metadata(self) -> dict[str, Any]:
+        """``meta`` with scikeras's keys: the facts about the data and the fitted
+        encoders (``target_encoder_``, ``feature_encoder_``); ``feature_names_in_`` only
+        for DataFrames, and none of skkeras's own (``input_shapes_``, ``named_inputs_``)."""
+        meta = super()._get_metadata()
+        for name in ("input_shapes_", "named_inputs_"):
+            meta.pop(name, None)
+        if meta.get("feature_names_in_") is None:
+            meta.pop("feature_names_in_", None)
+        for name in ("target_encoder_", "feature_encoder_"):
+            if name in self.__dict__:
+                meta[name] = self.__dict__[name]
+        return meta
+
+    def _validate_data(self, X: Any, y: Any = None, reset: bool = False) -> tuple[Any, Any]:
+        """skkeras's validation; a continuing fit's y must also have the number of
+        columns of the first fit's (scikeras's target encoders check it)."""
+        X, y = super()._validate_data(X, y, reset=reset)
+        if y is not None:
+            width = 1 if np.ndim(y) == 1 else int(np.shape(y)[1])
+            first = self.__dict__.get("_y_width_")
+            if reset or first is None:
+                self._y_width_ = width
+            elif width != first:
+                raise ValueError(
+                    f"Detected ``y`` to have {width} outputs (columns, the target's features) "
+                    f"with ``y.shape = {np.shape(y)}``, but this {type(self).__name__} was "
+                    f"fitted on y with {first}: a continuing fit needs y of the same width."
+                )
+        return X, y
+
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
+        """skkeras's fit; with ``warm_start`` the model continues training but, as in
+        scikeras, ``history_`` (and so ``current_epoch``) starts again from this fit."""
         self._check_builder()
-        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        history = self.__dict__.get("history_") if self.warm_start else None
+        before = {key: len(values) for key, values in (history or {}).items()}
+        super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        if before:  # the fit continued: drop the epochs of the fits before it
+            self.history_ = {key: values[before.get(key, 0):] for key, values in self.history_.items()}
+        return self
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None, **kwargs: Any) -> BaseWrapper:
         self._check_builder()
@@ -166,6 +236,24 @@ def _scikeras_history_key(key: str) -> str:
         return metric_name(key)
     except ValueError:
         return key
+
+
+def _check_compiled_loss(given: Any, compiled: Any, default: Any) -> None:
+    """scikeras's check that a ``loss`` the user set is the one the model was compiled
+    with (both plain losses: strings, ``Loss`` instances or classes)."""
+    plain = (str, keras.losses.Loss, type)
+    if given is None or not isinstance(given, plain) or not isinstance(compiled, plain):
+        return
+    try:
+        names = [loss_name(given), loss_name(compiled)]
+        default_name = None if default is None else loss_name(default)
+    except (TypeError, ValueError):  # a loss Keras does not know by name
+        return
+    if names[0] != default_name and names[0] != names[1]:
+        raise ValueError(
+            f"loss={given!r} but model compiled with {compiled!r}. Data may not match loss "
+            "function! Set loss= to the loss the builder compiles with, or leave it unset."
+        )
 
 
 def _defines_build_fn(estimator: Any) -> bool:
@@ -212,6 +300,8 @@ class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
             class_weight=class_weight, threshold=threshold, **kwargs,
         )
 
+    _default_loss = BaseWrapper._default_loss
+
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasClassifier:
         self._check_builder()
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
@@ -241,6 +331,8 @@ class KerasRegressor(_skkeras.KerasRegressor, BaseWrapper):
     """skkeras's :class:`~skkeras.wrappers.KerasRegressor` with scikeras's defaults
     (see :class:`BaseWrapper`); predictions are in Keras's float type (float32), as
     in scikeras, where skkeras's own regressor returns float64 as scikit-learn does."""
+
+    _default_loss = BaseWrapper._default_loss
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasRegressor:
         self._check_builder()

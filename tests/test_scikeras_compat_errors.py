@@ -1,0 +1,147 @@
+"""skkeras.scikeras: scikeras's errors, ``meta`` keys, builder arguments and history rules."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import skkeras
+from skkeras.scikeras import wrappers as compat
+
+X = np.random.RandomState(0).uniform(size=(24, 3)).astype("float32")
+Y_CLASSES = np.arange(24) % 3
+Y_REG = X.sum(axis=1)
+
+
+def _mlp(meta, compile_kwargs, compile=True, n_outputs=1):
+    inp = keras.Input((meta["n_features_in_"],))
+    hidden = keras.layers.Dense(4, activation="relu")(inp)
+    outputs = [keras.layers.Dense(1)(hidden) for _ in range(n_outputs)]
+    model = keras.Model(inp, outputs if n_outputs > 1 else outputs[0])
+    if compile:
+        model.compile(**compile_kwargs)
+    return model
+
+
+def _classifier(meta, compile_kwargs):
+    inp = keras.Input((meta["n_features_in_"],))
+    out = keras.layers.Dense(meta["n_classes_"], activation="softmax")(inp)
+    model = keras.Model(inp, out)
+    model.compile(**{**compile_kwargs,
+                     "loss": compile_kwargs["loss"] or "sparse_categorical_crossentropy"})
+    return model
+
+
+QUIET = {"verbose": 0, "random_state": 0}
+
+
+@pytest.mark.parametrize("compile", [True, False])
+def test_no_default_loss_builder_must_compile_with_one(compile):
+    est = compat.KerasRegressor(_mlp, model__compile=compile, **QUIET)
+    with pytest.raises(ValueError, match="provide a loss"):
+        est.fit(X, Y_REG)
+    # skkeras's own regressor chooses mean squared error
+    assert skkeras.KerasRegressor(_mlp, model__compile=compile, epochs=1, **QUIET).fit(
+        X, Y_REG).model_.loss == "mean_squared_error"
+
+
+def test_builder_sees_loss_none_in_compile_kwargs():
+    seen = {}
+
+    def build(meta, compile_kwargs):
+        seen.update(compile_kwargs)
+        return _classifier(meta, compile_kwargs)
+
+    compat.KerasClassifier(build, **QUIET).fit(X, Y_CLASSES)
+    assert seen["loss"] is None and seen["optimizer"] is not None
+
+
+@pytest.mark.parametrize("compile", [True, False])
+def test_optimizer_none_needs_a_builder_that_compiles_with_one(compile):
+    est = compat.KerasRegressor(_mlp, loss="mse", optimizer=None, model__compile=compile, **QUIET)
+    with pytest.raises(ValueError, match="You must provide an optimizer"):
+        est.fit(X, Y_REG)
+
+
+def test_given_loss_must_be_the_compiled_one():
+    def build(meta, compile_kwargs):
+        model = _mlp(meta, compile_kwargs, compile=False)
+        model.compile(optimizer="sgd", loss=keras.losses.MeanAbsoluteError())
+        return model
+
+    same = compat.KerasRegressor(build, loss="mean_absolute_error", **QUIET).fit(X, Y_REG)
+    assert isinstance(same.model_.loss, keras.losses.MeanAbsoluteError)
+    with pytest.raises(ValueError, match="but model compiled with"):
+        compat.KerasRegressor(build, loss=keras.losses.CosineSimilarity(), **QUIET).fit(X, Y_REG)
+
+
+def test_meta_has_scikeras_keys():
+    seen = {}
+
+    def build(meta, compile_kwargs):
+        seen.update(meta)
+        return _classifier(meta, compile_kwargs)
+
+    est = compat.KerasClassifier(build, **QUIET).fit(X, Y_CLASSES)
+    assert set(seen) == {
+        "X_dtype_", "y_dtype_", "classes_", "target_type_", "n_classes_", "n_features_in_",
+        "X_shape_", "n_outputs_expected_", "y_ndim_", "n_outputs_", "feature_encoder_",
+        "target_encoder_",
+    }
+    assert seen["target_encoder_"] is est.target_encoder_
+
+
+def test_builder_taking_kwargs_gets_its_own_arguments_first():
+    order = []
+
+    def build(**kwargs):
+        order.extend(kwargs)
+        kwargs.pop("params")
+        kwargs.pop("width")
+        return _classifier(**kwargs)
+
+    compat.KerasClassifier(build, model__width=3, **QUIET).fit(X, Y_CLASSES)
+    assert order == ["width", "meta", "compile_kwargs", "params"]
+
+
+@pytest.mark.parametrize("module", [compat, skkeras])
+@pytest.mark.parametrize("name", ["epochs", "initial_epoch"])
+def test_partial_fit_refuses_epoch_arguments(module, name):
+    est = module.KerasRegressor(_mlp, loss="mse", **QUIET)
+    with pytest.raises(TypeError, match=f"Invalid argument `{name}` to `partial_fit`"):
+        est.partial_fit(X, Y_REG, **{name: 2})
+    with pytest.raises(ValueError):  # also a ValueError, as skkeras's bad input
+        est.partial_fit(X, Y_REG, **{name: 2})
+
+
+def test_continuing_fit_checks_the_width_of_y():
+    y = Y_REG.reshape(-1, 1)
+    est = compat.KerasRegressor(_mlp, loss="mse", **QUIET).fit(X, y)
+    with pytest.raises(ValueError, match="Detected ``y`` to have 2 outputs"):
+        est.partial_fit(X, np.column_stack([y, y]))
+    est.partial_fit(X, y)  # the same width trains on
+    assert est.current_epoch == 2
+
+
+def test_warm_start_fit_restarts_history_but_keeps_weights():
+    est = compat.KerasRegressor(_mlp, loss="mse", epochs=2, warm_start=True, **QUIET)
+    est.partial_fit(X, Y_REG).partial_fit(X, Y_REG)
+    model = est.model_
+    est.fit(X, Y_REG)
+    assert est.model_ is model  # warm: the same model trained on
+    assert est.current_epoch == 2 and len(est.history_["loss"]) == 2
+    est.partial_fit(X, Y_REG)
+    assert est.current_epoch == 3
+
+
+def test_model_with_several_outputs_must_match_the_encoder():
+    est = compat.KerasClassifier(_mlp, loss="mse", model__n_outputs=2, **QUIET)
+    with pytest.raises(ValueError, match="input of size 3"):
+        est.fit(X, Y_CLASSES)
+
+
+def test_unknown_parameter_message_names_it():
+    with pytest.raises(ValueError, match="Invalid parameter test for estimator [\\s\\S]*setting "
+                       "this parameter in the constructor"):
+        compat.BaseWrapper().set_params(test=1)
