@@ -192,3 +192,12 @@ def compile_loss_weights(model: keras.Model) -> Any:
     holder = compile_config_holder(model)
     config = getattr(holder, "config", None) or {}
     return config.get("loss_weights")
+
+
+def jax_backend_modules() -> tuple[ModuleType, ModuleType]:
+    """Keras's JAX backend modules ``random`` and ``numpy`` (their ``uniform``, ``zeros``
+    and ``ones`` are what initialisers call, see :mod:`skkeras._jax_init`)."""
+    from keras.src.backend.jax import numpy as jax_numpy
+    from keras.src.backend.jax import random as jax_random
+
+    return jax_random, jax_numpy

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 
 from . import _keras_compat
+from ._jax_init import numpy_initializers
 from .routing import accepts_var_keyword, route_params, signature_parameters
 
 Builder = Callable[..., keras.Model]
@@ -175,8 +176,12 @@ def _describe(builder: Any) -> str:
 
 
 def call_builder(builder: Builder, arguments: Mapping[str, Any]) -> keras.Model:
-    """Call the builder and check that it returned a Keras model."""
-    model = builder(**arguments)
+    """Call the builder and check that it returned a Keras model.
+
+    On JAX, Keras's initialisers draw their numbers in NumPy meanwhile (the same
+    bits, without compiling a program per shape: :mod:`skkeras._jax_init`)."""
+    with numpy_initializers():
+        model = builder(**arguments)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"{_describe(builder)} returned {type(model).__name__}, not a keras.Model: "

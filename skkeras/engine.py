@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from . import _keras_compat, _runtime
+from ._jax_init import numpy_initializers
 from .building import without_tensorflow_lookup
 from .compilation_cache import enable_from_environment
 from .inputs import n_rows
@@ -818,9 +819,10 @@ def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
         keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
         np.ones(min(batch_size, len(y)), dtype=np.float32),
     )
-    _keras_compat.symbolic_build(model, sample)
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+    with numpy_initializers():  # zeros without compiling, on JAX (skkeras._jax_init)
+        _keras_compat.symbolic_build(model, sample)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
 
 
 def _logs(template: keras.Model, metrics_vars: Sequence[Any] | None = None, prefix: str = "") -> dict[str, float]:
