@@ -69,7 +69,7 @@ class FitResult:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: A fit on a reused model keeps only its trained values (see skkeras.reuse).
     deferred: reuse.DeferredModel | None = None
-    #: How it trained: "fast" or "keras: <why>" (None: not trained).
+    #: How it trained: "numpy", "fast" or "keras: <why>" (None: not trained).
     fit_path: str | None = None
     #: A warm start or partial_fit: the history is appended to.
     continuing: bool = False
@@ -186,11 +186,11 @@ def recipe_key(estimator: Any, meta: dict[str, Any], seed: int) -> Any:
 
 def job_on_workbench(estimator: Any, job: TrainingJob, bench: reuse.Workbench, build_model: Callable[[], keras.Model]) -> tuple[TrainingJob, reuse.Workbench | None]:
     """The job, set to start the reused model from its initial values; or, if
-    the fast path cannot train that model, the job on a model of its own."""
+    the fast (or NumPy) path cannot train that model, the job on a model of its own."""
 
     model = bench.model
     try:
-        fast = choose_path(replace(job, engine="auto")) == "fast"
+        fast = choose_path(replace(job, engine="auto")) in ("fast", "numpy")
     except ValueError:
         fast = False
     if not fast:

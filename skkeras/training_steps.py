@@ -16,7 +16,7 @@ from .inputs import take_rows
 from .job import TrainedState
 from .settings import FitSettings
 from .targets import ClassificationEncoder, ClassificationTarget, RegressionEncoder
-from .training import check_divergence, choose_path, fit_keys
+from .training import check_divergence, choose_path, describe_path, fit_keys
 
 
 class TrainingStepsMixin:
@@ -63,9 +63,8 @@ class TrainingStepsMixin:
         else:
             result.fit_path = choose_path(job)
             if fit.settings.verbose:
-                how = "the fast path" if result.fit_path == "fast" else \
-                    "keras.Model.fit (" + result.fit_path.removeprefix("keras: ") + ")"
-                print(f"[skkeras] {type(self).__name__} trains on {how}.")
+                print(f"[skkeras] {type(self).__name__} trains on "
+                      f"{describe_path(result.fit_path)}.")
             state = None
             history = job.run()
         if fit.workbench is not None:

@@ -278,11 +278,11 @@ def test_batch_size_minus_one_is_one_batch_of_everything(regression_data):
     X, y = regression_data
     whole = KerasRegressor(batch_size=-1, **TINY).fit(X, y)
     explicit = KerasRegressor(batch_size=len(X), **TINY).fit(X, y)
-    assert whole.fit_path_ == "fast"
+    assert whole.fit_path_ in ("fast", "numpy")  # not Model.fit
     np.testing.assert_array_equal(whole.predict(X), explicit.predict(X))
     routed = KerasRegressor(fit__batch_size=-1, validation_split=0.2, validation_batch_size=-1,
                             **TINY).fit(X, y)
-    assert len(routed.history_["val_loss"]) == 1 and routed.fit_path_ == "fast"
+    assert len(routed.history_["val_loss"]) == 1 and routed.fit_path_ in ("fast", "numpy")
 
 
 def test_predict_prefix_batch_size_minus_one(regression_data):
