@@ -88,13 +88,17 @@ class SparseBatches(keras.utils.PyDataset):
         Draw a new order of the samples every epoch, from ``seed`` and the
         epoch's number (the same orders as skkeras's fast engine).
     seed : int, default=0
+    epochs : int, default=1
+        The epochs this sequence serves: batch ``i`` is batch ``i % n_batches`` of epoch
+        ``first_epoch + i // n_batches``, so it depends on nothing but its index (Keras
+        peeks at batches and calls ``on_epoch_end`` when it likes; neither moves the order).
     first_epoch : int, default=0
         The number of the first epoch (a continuing fit goes on with the next orders).
     """
 
     def __init__(
         self, x: Any, y: Any, sample_weight: Any = None, *, batch_size: int,
-        shuffle: bool = False, seed: int = 0, first_epoch: int = 0,
+        shuffle: bool = False, seed: int = 0, epochs: int = 1, first_epoch: int = 0,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         n = _n_rows(x)
@@ -105,27 +109,28 @@ class SparseBatches(keras.utils.PyDataset):
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
         self.n = n
-        self.epoch = first_epoch
-        self._order = self._epoch_order()
+        self.epochs, self.first_epoch = epochs, first_epoch
+        self.batches_per_epoch = max(1, -(-n // self.batch_size))
+        self._order_cache: tuple[int, np.ndarray] | None = None
 
-    def _epoch_order(self) -> np.ndarray:
+    def _epoch_order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.n)
-        return epoch_permutation(self.seed, self.epoch, self.n)
+        if self._order_cache is None or self._order_cache[0] != epoch:
+            self._order_cache = (epoch, epoch_permutation(self.seed, epoch, self.n))
+        return self._order_cache[1]
 
     def __len__(self) -> int:
-        return max(1, -(-self.n // self.batch_size))
+        return self.batches_per_epoch * self.epochs
 
     def __getitem__(self, index: int) -> tuple[Any, ...]:
-        rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
-        batch = (dense_rows(self.x, rows), _take(self.y, rows))
+        epoch, batch = divmod(index, self.batches_per_epoch)
+        order = self._epoch_order(self.first_epoch + epoch)
+        rows = np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size])
+        batch_data = (dense_rows(self.x, rows), _take(self.y, rows))
         if self.sample_weight is not None:
-            batch += (np.asarray(self.sample_weight)[rows],)
-        return batch
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = self._epoch_order()
+            batch_data += (np.asarray(self.sample_weight)[rows],)
+        return batch_data
 
 
 def _take(y: Any, rows: np.ndarray) -> Any:
@@ -148,7 +153,7 @@ def fit_on_batches(job: Any) -> dict[str, list[float]]:
     """
     data = SparseBatches(
         job.x, job.y, job.sample_weight, batch_size=job.batch_size, shuffle=job.shuffle,
-        seed=job.seed, first_epoch=job.first_epoch,
+        seed=job.seed, epochs=job.epochs, first_epoch=job.first_epoch,
     )
     validation = None
     if job.validation_data is not None:
@@ -161,9 +166,12 @@ def fit_on_batches(job: Any) -> dict[str, list[float]]:
     kwargs = {k: v for k, v in dict(job.fit_kwargs).items()
               if k not in ("batch_size", "shuffle", "sample_weight", "validation_batch_size",
                            "validation_split", "steps_per_epoch")}
+    # shuffle=False: the dataset already orders rows by skkeras's seed; Keras would
+    # otherwise shuffle the batches of a PyDataset with its own, unseeded, order.
     history = job.model.fit(
         data, epochs=job.epochs, verbose=job.verbose, callbacks=list(job.callbacks or []),
-        validation_data=validation, **kwargs,
+        validation_data=validation, shuffle=False, steps_per_epoch=data.batches_per_epoch,
+        **kwargs,
     )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 

@@ -68,11 +68,12 @@ def _model(width=30):
 def test_batches_are_dense_one_at_a_time_and_cover_every_row(X):
     y = np.arange(100.0)
     weights = np.arange(100.0) / 100
-    batches = sparse.SparseBatches(X, y, weights, batch_size=32, shuffle=True, seed=3)
-    assert len(batches) == 4
+    batches = sparse.SparseBatches(X, y, weights, batch_size=32, shuffle=True, seed=3, epochs=2)
+    assert len(batches) == 8  # 4 batches per epoch, 2 epochs
+    batches.on_epoch_end()  # Keras calls it when it likes: the order depends on the index alone
     for epoch in range(2):
         seen = []
-        for index in range(len(batches)):
+        for index in range(4 * epoch, 4 * epoch + 4):
             x_batch, y_batch, w_batch = batches[index]
             assert isinstance(x_batch, np.ndarray) and x_batch.shape[1] == 30
             assert x_batch.dtype == np.float32
@@ -83,8 +84,7 @@ def test_batches_are_dense_one_at_a_time_and_cover_every_row(X):
         assert sorted(seen) == list(range(100))
         # The same epoch orders as the fast engine's.
         expected = epoch_permutation(3, epoch, 100)[:32]
-        np.testing.assert_array_equal(np.sort(batches[0][1]).astype(int), np.sort(expected))
-        batches.on_epoch_end()
+        np.testing.assert_array_equal(np.sort(batches[4 * epoch][1]).astype(int), np.sort(expected))
     assert max(RowLimitedCSR.densified) <= 32
 
 
@@ -179,18 +179,19 @@ def test_estimators_in_a_text_pipeline(row_limit):
     pipe = make_pipeline(
         TfidfVectorizer(),
         KerasClassifier(hidden_layer_sizes=(8,), epochs=20, batch_size=16, random_state=0,
-                        predict__batch_size=20),
+                        optimizer__learning_rate=0.01, predict__batch_size=20),
     ).fit(texts, y)
     assert pipe[-1].__sklearn_tags__().input_tags.sparse
     assert max(row_limit["densified"]) == 16  # training: one batch at a time
     row_limit["rows"] = 20  # predicting: batches of predict__batch_size rows
-    assert pipe.score(texts, y) >= 0.75
+    assert pipe.score(texts, y) >= 0.95  # the majority class is 81% of the rows
     proba = pipe.predict_proba(texts)
-    # The same fit on the dense matrix gives nearly the same model (same seed and epoch
-    # orders; Model.fit and the fast engine round float32 sums differently).
+    # The same fit on the dense matrix gives the same model (same seed and epoch orders;
+    # only float32 rounding differs between Model.fit and skkeras's own paths).
     X_dense = pipe[0].transform(texts).tocoo().toarray()
-    dense = KerasClassifier(hidden_layer_sizes=(8,), epochs=20, batch_size=16, random_state=0)
-    np.testing.assert_allclose(dense.fit(X_dense, y).predict_proba(X_dense), proba, atol=1e-2)
+    dense = KerasClassifier(hidden_layer_sizes=(8,), epochs=20, batch_size=16, random_state=0,
+                            optimizer__learning_rate=0.01, engine="fast")
+    np.testing.assert_allclose(dense.fit(X_dense, y).predict_proba(X_dense), proba, atol=1e-5)
 
 
 def test_transformer_on_sparse_input(X, row_limit):
