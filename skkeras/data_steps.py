@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import keras
 import numpy as np
 from sklearn.base import is_regressor
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
 from . import sparse
 from .fitting import TARGET_FACTS, cast_targets, with_weights
 from .inputs import (
+    FeatureEncoder,
+    as_model_dtype,
     n_rows,
     split_inputs,
     take_rows,
@@ -31,6 +35,16 @@ from .weights import check_sample_weight, combine_weights
 #: handed to builders in ``meta``.
 DATA_FACTS = ("n_features_in_", "feature_names_in_", "X_dtype_", "X_shape_", "y_dtype_", "y_ndim_",
               "target_type_")
+
+
+def if_target_encoder_has(method: str) -> Any:
+    """A decorator (scikit-learn's ``available_if``): the estimator's method exists only
+    where its target encoder (the fitted one, else the one ``target_encoder`` makes)
+    has ``method``, as a custom encoder may not (``decision_function``)."""
+    def check(estimator: Any) -> bool:
+        encoder = estimator.__dict__.get("target_encoder_")
+        return hasattr(encoder if encoder is not None else estimator.target_encoder, method)
+    return available_if(check)
 
 
 class DataStepsMixin:
@@ -95,14 +109,17 @@ class DataStepsMixin:
         for encoder in (self.target_encoder_, self.feature_encoder_):
             for name, value in getattr(encoder, "get_metadata", dict)().items():
                 setattr(self, name, value)
-        sample = sparse.dense_rows(self.feature_encoder_.transform(take_rows(X, slice(0, 1))),
-                                   slice(None))
-        self._inputs_ = {
-            "sample": sample,
-            "input_shapes_": {k: tuple(a.shape[1:]) for k, a in sample.items()}
-            if isinstance(sample, Mapping) else {"features": tuple(np.shape(sample)[1:])},
-            "named_inputs_": isinstance(sample, Mapping),
-        }
+        sample = sparse.dense_rows(
+            self._typed_inputs(self.feature_encoder_.transform(take_rows(X, slice(0, 1)))),
+            slice(None))
+        if isinstance(sample, Mapping):
+            shapes = {k: tuple(np.shape(a)[1:]) for k, a in sample.items()}
+        elif isinstance(sample, list | tuple):  # several inputs, in the model's order
+            shapes = {f"input_{i}": tuple(np.shape(a)[1:]) for i, a in enumerate(sample)}
+        else:
+            shapes = {"features": tuple(np.shape(sample)[1:])}
+        self._inputs_ = {"sample": sample, "input_shapes_": shapes,
+                         "named_inputs_": isinstance(sample, Mapping)}
         if hasattr(self.target_encoder_, "target_"):
             self.target_ = self.target_encoder_.target_
 
@@ -148,4 +165,21 @@ class DataStepsMixin:
         encoder = self.__dict__.get("feature_encoder_")
         if encoder is None:
             return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
-        return encoder.transform(X)
+        return self._typed_inputs(encoder.transform(X))
+
+    def _typed_inputs(self, x: Any) -> Any:
+        """The default ``feature_encoder_``'s output (X in its validated dtype) in
+        float32, what the engines and predictions use; a custom encoder's as it is."""
+        if isinstance(self.__dict__.get("feature_encoder_"), FeatureEncoder):
+            return as_model_dtype(x)
+        return x
+
+    def _training_inputs(self, x: Any, model: Any) -> Any:
+        """The model inputs a fit trains on: float32 (see ``_typed_inputs``), except
+        for an existing model (warm start, partial_fit, a subclass's ``_initialize``)
+        with its own ``fit`` (a subclass's, or one replaced on the instance), which is
+        called with X in its own dtype, as scikeras calls it."""
+        own_fit = model is not None and (
+            "fit" in vars(model) or getattr(type(model), "fit", None) is not keras.Model.fit
+        )
+        return x if own_fit else self._typed_inputs(x)

@@ -16,13 +16,14 @@ The transformers take the target alone: ``fit(y)``, ``transform(y)``,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = ["ClassifierLabelEncoder", "RegressorTargetEncoder", "TargetReshaper"]
@@ -33,6 +34,12 @@ _UNKNOWN_LABEL_HELP = (
     "To support it, subclass the estimator and override its ``target_encoder`` "
     "property with a transformer for this label type. Target types: see "
     "sklearn.utils.multiclass.type_of_target."
+)
+
+
+_COLUMN_VECTOR_WARNING = (
+    "A column-vector y was passed when a 1d array was expected. Please change the shape "
+    "of y to (n_samples,), for example using ravel()."
 )
 
 
@@ -143,6 +150,8 @@ class ClassifierLabelEncoder(BaseEstimator, TransformerMixin):
         self._y_shape = y.shape
         self._y_dtype = y.dtype
         if target_type in ("binary", "multiclass"):
+            if y.ndim == 2:  # a column vector, as scikit-learn's classifiers warn
+                warnings.warn(_COLUMN_VECTOR_WARNING, DataConversionWarning, stacklevel=2)
             column = y.reshape(-1)
             if _is_auto(self.categories):
                 classes = np.unique(column)

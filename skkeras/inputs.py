@@ -79,6 +79,29 @@ def check_float32_range(X: Any, name: str = "X") -> None:
             )
 
 
+def feature_dtype(X: Any) -> Any:
+    """The dtype validation gives X: an integer or float array (dense or sparse) keeps
+    its own, as scikeras keeps it (the model receives it so where it trains with its
+    own ``fit``); anything else (objects, lists, data frames) becomes float32."""
+    dtype = getattr(X, "dtype", None)
+    if (isinstance(X, np.ndarray) or scipy.sparse.issparse(X)) and dtype.kind in "iuf":
+        return dtype
+    return (MODEL_DTYPE, np.float64)
+
+
+def as_model_dtype(x: Any) -> Any:
+    """Model inputs (an array, a sparse matrix, or a dict or list of them) with their
+    integer and float arrays in :data:`MODEL_DTYPE`, what skkeras's engines train on."""
+    if isinstance(x, Mapping):
+        return {name: as_model_dtype(a) for name, a in x.items()}
+    if isinstance(x, list | tuple):
+        return [as_model_dtype(a) for a in x]
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype == MODEL_DTYPE or dtype.kind not in "iufb":
+        return x
+    return x.astype(MODEL_DTYPE)
+
+
 def validate_features(
     estimator: Any, X: Any, *, reset: bool
 ) -> np.ndarray | dict[str, np.ndarray]:
@@ -90,7 +113,7 @@ def validate_features(
     if _is_dict_input(X):
         X = _check_dict_input(X)
     else:
-        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=(np.float32, np.float64),
+        X = validate_data(estimator, X, reset=reset, allow_nd=True, dtype=feature_dtype(X),
                           accept_sparse="csr")
     check_float32_range(X)
     return X
@@ -123,7 +146,7 @@ def validate_features_and_target(
     else:
         X, y = validate_data(
             estimator, X, y, reset=True, allow_nd=True, multi_output=True,
-            dtype=(np.float32, np.float64), y_numeric=y_numeric, accept_sparse="csr",
+            dtype=feature_dtype(X), y_numeric=y_numeric, accept_sparse="csr",
         )
     check_float32_range(X)
     if y_numeric:
@@ -159,29 +182,33 @@ def split_inputs(
     X: np.ndarray | Mapping[str, np.ndarray],
     input_columns: InputColumns | None,
     feature_names: np.ndarray | None = None,
+    *,
+    keep_dtype: bool = False,
 ) -> np.ndarray | dict[str, np.ndarray]:
-    """Turn validated X into what the Keras model is called with, as float32.
+    """Turn validated X into what the Keras model is called with, as float32 (or,
+    with ``keep_dtype``, in the dtype validation gave it).
 
     A dict stays a dict. A 2-D array with an ``inputs`` mapping becomes one array
     per named model input, taken from its column group, so that a multi-input
     model still accepts one table (and works inside Pipelines and CV).
     """
+    def typed(a: Any) -> Any:
+        return a if keep_dtype else as_model_dtype(a)
+
     if _is_dict_input(X):
-        return {name: np.asarray(a, dtype=MODEL_DTYPE) for name, a in X.items()}
+        return {name: typed(np.asarray(a)) for name, a in X.items()}
     if scipy.sparse.issparse(X):  # stays sparse: densified one batch at a time (skkeras.sparse)
-        X = scipy.sparse.csr_matrix(X, dtype=MODEL_DTYPE)
+        X = typed(scipy.sparse.csr_matrix(X))
         if input_columns is None:
             return X
         return {name: X[:, _column_indices(columns, feature_names, name)]
                 for name, columns in input_columns.items()}
     if input_columns is None:
-        return np.asarray(X, dtype=MODEL_DTYPE)
+        return typed(np.asarray(X))
     if X.ndim != 2:
         raise ValueError(f"inputs= needs 2-D X to split by column, got shape {X.shape}.")
     return {
-        name: np.ascontiguousarray(
-            X[:, _column_indices(columns, feature_names, name)], dtype=MODEL_DTYPE
-        )
+        name: typed(np.ascontiguousarray(X[:, _column_indices(columns, feature_names, name)]))
         for name, columns in input_columns.items()
     }
 
@@ -236,7 +263,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> Any:
-        return split_inputs(X, self.inputs, self.feature_names)
+        """X as the model's inputs, split by ``inputs``, in the dtype validation gave
+        it (integer and float arrays keep theirs, as in scikeras); skkeras casts them
+        to float32 for its engines and predictions (:func:`as_model_dtype`)."""
+        return split_inputs(X, self.inputs, self.feature_names, keep_dtype=True)
 
     def inverse_transform(self, X: Any) -> Any:
         if self.inputs is None or not isinstance(X, Mapping) or self.n_columns_ is None:

@@ -37,6 +37,8 @@ def loss_name(loss: Any) -> str | None:
     """A snake_case name for a Keras loss given as a string, class, instance or function."""
     if loss is None:
         return None
+    if isinstance(loss, list | tuple | dict) and len(loss) == 1:  # one output's loss
+        return loss_name(next(iter(loss.values())) if isinstance(loss, dict) else loss[0])
     if isinstance(loss, str):
         return loss.lower()
     if hasattr(loss, "name") and isinstance(loss.name, str) and not isinstance(loss, type):
@@ -158,8 +160,9 @@ class ClassificationTarget:
         unknown = self.classes[positions] != y
         if np.any(unknown):
             raise ValueError(
-                f"y contains labels {np.unique(np.asarray(y)[unknown]).tolist()} unseen "
-                f"in the first fit; known classes are {self.classes.tolist()}."
+                f"Found unknown categories: y contains labels "
+                f"{np.unique(np.asarray(y)[unknown]).tolist()} unseen in the first fit; known "
+                f"classes are {self.classes.tolist()}."
             )
         return positions
 

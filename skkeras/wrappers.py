@@ -38,7 +38,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from . import packing
-from .data_steps import DataStepsMixin
+from .data_steps import DataStepsMixin, if_target_encoder_has
 from .engine import exclusive
 from .engine import prepare as prepare_for_training
 from .fitting import (
@@ -322,7 +322,7 @@ class BaseWrapper(
             keys = self._fit_keys(X, y, weights, settings)
         if not build:
             return PreparedFit(continuing, seed, settings, keys=keys)
-        x = self.feature_encoder_.transform(X)
+        x = self._training_inputs(self.feature_encoder_.transform(X), model)
         meta = None if continuing else self._get_metadata()
         fit = PreparedFit(continuing, seed, settings, meta, model, keys=keys)
         fit.trained_ahead = lookup_trained_ahead(keys[0]) if keys is not None else None
@@ -558,6 +558,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             return encoder.target_.labels(self.predict_proba(X), self.threshold)
         return encoder.inverse_transform(self._outputs(X))
 
+    @if_target_encoder_has("decision_function")
     def decision_function(self, X: Any) -> np.ndarray:
         """Log-odds of the positive class (binary), or log-probabilities per class."""
         return self._fitted_target_encoder().decision_function(self._outputs(X))

@@ -109,7 +109,7 @@ def test_binary_encoding_round_trip():
     decision = target.decision(proba)
     assert decision[0] > 0 > decision[1]
     assert np.isfinite(target.decision(np.array([[0.0, 1.0], [1.0, 0.0]]))).all()
-    with pytest.raises(ValueError, match=r"labels \['maybe'\] unseen"):
+    with pytest.raises(ValueError, match=r"Found unknown categories: .*labels \['maybe'\] unseen"):
         target.encode(np.array(["maybe"]))
 
 
