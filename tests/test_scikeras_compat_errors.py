@@ -145,3 +145,38 @@ def test_unknown_parameter_message_names_it():
     with pytest.raises(ValueError, match="Invalid parameter test for estimator [\\s\\S]*setting "
                        "this parameter in the constructor"):
         compat.BaseWrapper().set_params(test=1)
+
+
+class _ListInputs(compat.KerasRegressor):
+    """A feature encoder that hands the model a list of arrays (scikeras's multi-input form)."""
+
+    @property
+    def feature_encoder(self):
+        from sklearn.preprocessing import FunctionTransformer
+
+        return FunctionTransformer(lambda x: [x])
+
+
+@pytest.mark.parametrize("param", ["batch_size", "fit__validation_batch_size"])
+def test_whole_batch_needs_array_inputs(param):
+    est = _ListInputs(_mlp, loss="mse", **{param: -1}, **QUIET)
+    with pytest.raises(ValueError, match="requires that `X` implement `shape`"):
+        est.fit(X, Y_REG)
+
+
+def test_whole_batch_prediction_needs_array_inputs():
+    est = _ListInputs(_mlp, loss="mse", predict__batch_size=-1, **QUIET).fit(X, Y_REG)
+    with pytest.raises(ValueError, match="requires that `X` implement `shape`"):
+        est.predict(X)
+
+
+def test_plain_batch_size_also_sets_predictions_batch_size():
+    est = compat.KerasRegressor(_mlp, loss="mse", batch_size=5, **QUIET)
+    assert est._routed("predict") == {"batch_size": 5}
+    assert est.set_params(predict__batch_size=7)._routed("predict") == {"batch_size": 7}
+    assert skkeras.KerasRegressor(batch_size=5)._routed("predict") == {}
+
+
+def test_regressor_declares_poor_score_as_scikeras():
+    assert compat.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score
+    assert not skkeras.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score

@@ -201,6 +201,32 @@ class BaseWrapper(_skkeras.BaseWrapper):
         self._check_builder()
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def _train(self, fit: Any) -> Any:
+        """skkeras's training step; ``batch_size=-1`` (or ``validation_batch_size=-1``)
+        needs model inputs with a ``shape``, as in scikeras (skkeras's own classes also
+        take -1 for a list or dict of arrays)."""
+        settings = fit.settings
+        if fit.job is not None and not hasattr(fit.job.x, "shape"):
+            for name in ("batch_size", "validation_batch_size"):
+                if getattr(settings, name) == -1:
+                    raise ValueError(_needs_shape(name, fit.job.x))
+        return super()._train(fit)
+
+    def _routed(self, destination: str) -> dict[str, Any]:
+        """Routed parameters; as in scikeras, a plain ``batch_size`` also sets the batch
+        size of ``predict`` unless ``predict__batch_size`` is given."""
+        routed = super()._routed(destination)
+        if destination == "predict" and "batch_size" not in routed and self.batch_size is not None:
+            routed["batch_size"] = self.batch_size
+        return routed
+
+    def _outputs(self, X: Any) -> Any:
+        if self._routed("predict").get("batch_size") == -1:
+            x = self._model_inputs(X) if self.initialized_ else None
+            if x is not None and not hasattr(x, "shape"):
+                raise ValueError(_needs_shape("predict__batch_size", x))
+        return super()._outputs(X)
+
     def initialize(self, X: Any, y: Any = None) -> BaseWrapper:
         self._check_builder()
         return super().initialize(X, y)
@@ -236,6 +262,12 @@ def _scikeras_history_key(key: str) -> str:
         return metric_name(key)
     except ValueError:
         return key
+
+
+def _needs_shape(name: str, x: Any) -> str:
+    return (f"`{name}=-1` requires that `X` implement `shape` (scikeras's rule, kept by "
+            f"skkeras.scikeras); the feature encoder made a {type(x).__name__}. Give a batch "
+            "size, or use skkeras's own classes, which take -1 for any inputs.")
 
 
 def _check_compiled_loss(given: Any, compiled: Any, default: Any) -> None:
@@ -333,6 +365,13 @@ class KerasRegressor(_skkeras.KerasRegressor, BaseWrapper):
     in scikeras, where skkeras's own regressor returns float64 as scikit-learn does."""
 
     _default_loss = BaseWrapper._default_loss
+
+    def __sklearn_tags__(self):
+        """skkeras's tags, with scikeras's ``poor_score``: with scikeras's default of one
+        epoch a regressor is not expected to score well on scikit-learn's toy data."""
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True
+        return tags
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasRegressor:
         self._check_builder()
