@@ -11,6 +11,13 @@
   images, 10 classes), ``Conv2D(8, 3) + MaxPooling2D + Flatten + Dense(10)``; one
   fit, timed, and the training accuracy.
 
+- **W8** Cold start: in a fresh process (imports excluded), the first fit of the
+  W1 pipeline (10 epochs, batch 20), then a fit with a new batch size (40), then
+  the first fit again (warm). Timed: each fit.
+- **W9** The issue-15 grid in a fresh process: W1's search over epochs {10, 50} ×
+  batch {20, 40}, StratifiedKFold 5 and the refit (W1's code: ``time_s`` is the
+  cold search, ``rerun_s`` the same search again in the process).
+
 W6 and W7 run on the Keras systems (skkeras, scikeras, keras.wrappers) with one
 builder each, from :mod:`benchmarks.models`'s conventions: Adam, Keras's defaults.
 """
@@ -28,7 +35,7 @@ import numpy as np
 from benchmarks import data
 from benchmarks.models import SEED
 from benchmarks.systems import System
-from benchmarks.workloads import Config, Metric, Result, Workload, subsample
+from benchmarks.workloads import Config, Metric, Result, Workload, run_w1, subsample
 
 
 # ---------------------------------------------------------------------- W5
@@ -136,6 +143,30 @@ def run_w7(system: System, config: Config, data_dir: Path) -> Result:
     return _fit_model(system, conv_net, X, y, config)
 
 
+# ---------------------------------------------------------------------- W8
+def run_w8(system: System, config: Config, data_dir: Path) -> Result:
+    """W8: the first fits of a fresh process: cold, a new batch size, then warm."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = subsample(*data.load_pima(data_dir), config["n_rows"], stratify=True)
+    epochs = int(config["epochs"])
+    times, paths = {}, {}
+    for name, batch_size in (("first", config["batch_size"]), ("new_batch", config["new_batch_size"]),
+                             ("warm", config["batch_size"])):
+        pipeline = Pipeline([("scale", StandardScaler()),
+                             ("net", system.classifier(epochs, int(batch_size)))])
+        fit_params = system.fit_params(epochs, int(batch_size), step="net__")
+        start = time.perf_counter()
+        pipeline.fit(X, y, **fit_params)
+        times[name] = time.perf_counter() - start
+        paths[name] = str(getattr(pipeline[-1], "fit_path_", "-"))
+    return {
+        "metrics": {f"{name}_s": value for name, value in times.items()} | {"path": paths["first"]},
+        "details": {"paths": paths},
+    }
+
+
 RUNTIME_WORKLOADS: tuple[Workload, ...] = (
     Workload(
         name="W5",
@@ -169,5 +200,29 @@ RUNTIME_WORKLOADS: tuple[Workload, ...] = (
         quick={"n_rows": 300, "epochs": 1, "batch_size": 32},
         timed=(Metric("fit_s", "fit s"),),
         extras=(Metric("accuracy", "training accuracy", ".3f"), Metric("path", "path")),
+    ),
+    Workload(
+        name="W8",
+        title="Cold start: the first fits of a fresh process (Pima, Dense 12-8-1, 10 epochs)",
+        timed_section="each fit (imports excluded)",
+        run=run_w8,
+        full={"n_rows": None, "epochs": 10, "batch_size": 20, "new_batch_size": 40},
+        quick={"n_rows": 200, "epochs": 2, "batch_size": 20, "new_batch_size": 40},
+        timed=(Metric("first_s", "first fit s"), Metric("new_batch_s", "new batch size s")),
+        extras=(Metric("warm_s", "warm fit s"), Metric("path", "path")),
+    ),
+    Workload(
+        name="W9",
+        title="The 4-candidate grid in a fresh process: epochs {10, 50} x batch {20, 40}, "
+        "StratifiedKFold 5 and the refit",
+        timed_section="GridSearchCV.fit (every fit and the refit), first in the process",
+        run=run_w1,
+        full={"n_rows": None, "epochs": [10, 50], "batch_sizes": [20, 40], "folds": 5},
+        quick={"n_rows": 200, "epochs": [2, 4], "batch_sizes": [20, 40], "folds": 2},
+        timed=(Metric("time_s", "cold grid s"),),
+        extras=(
+            Metric("rerun_s", "same search again in-process s"),
+            Metric("best_score", "best CV accuracy", ".3f"),
+        ),
     ),
 )

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 #: train in NumPy (see :func:`use_numpy`). Measured on the project's 2-core machine:
 #: a NumPy step of a 12-8-1 net on 20 rows takes about 60 us, the compiled path's
 #: first program about 1-2 s to compile; at this limit a NumPy fit takes about 1 s.
-WORK_LIMIT = 30_000_000
+WORK_LIMIT = 2_000_000
 
 _EPS = np.float32(keras.config.epsilon())
 F32 = np.float32
@@ -351,14 +351,15 @@ def use_numpy(job: TrainingJob) -> tuple[bool, str]:
 class _Optimizer:
     """Keras's update formula for one optimizer, over the flat parameter vector."""
 
-    def __init__(self, optimizer: Any, net: _Net) -> None:
+    def __init__(self, optimizer: Any, net: _Net, value: Callable[[Any], np.ndarray]) -> None:
         self.optimizer, self.kind = optimizer, type(optimizer).__name__
         config = optimizer.get_config()
         self.config = config
-        self.lr = F32(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        self.iterations = int(keras.ops.convert_to_numpy(optimizer.iterations))
+        self.lr = F32(value(optimizer.learning_rate))
+        self.iterations = int(value(optimizer.iterations))
         self.wd = F32(config["weight_decay"]) if config.get("weight_decay") else None
-        self.slots = {name: self._flat(optimizer, net, name) for name in self._slot_names()}
+        self.slots = {name: _flat([value(v) for v in _keras_compat.optimizer_slots(optimizer, name)])
+                      for name in self._slot_names()}
 
     def _slot_names(self) -> list[str]:
         c = self.config
@@ -370,12 +371,6 @@ class _Optimizer:
             return (["_velocities"] + (["_momentums"] if c["momentum"] > 0 else [])
                     + (["_average_gradients"] if c["centered"] else []))
         return ["_accumulators"]
-
-    @staticmethod
-    def _flat(optimizer: Any, net: _Net, name: str) -> np.ndarray:
-        variables = _keras_compat.optimizer_slots(optimizer, name)
-        return np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), F32).ravel()
-                               for v in variables]).astype(F32)
 
     def write_back(self, net: _Net) -> list[tuple[Any, np.ndarray]]:
         pairs = [(self.optimizer.iterations, np.asarray(self.iterations, dtype="int64"))]
@@ -514,15 +509,14 @@ def train_numpy(job: TrainingJob) -> dict[str, list[float]]:
     model = job.model
     x = np.asarray(job.x, dtype=F32)
     prepare(model, job.x, job.y, job.batch_size)
-    job.reset_model()
     metrics = metric_plan(model)
     if metrics is None:
         raise ValueError("a compiled metric the NumPy executor cannot compute")
+    value = _start_values(job)
     net = _Net(model)
-    flat = np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), F32).ravel()
-                           for v in net.variables]).astype(F32)
+    flat = _flat([value(v) for v in net.variables])
     grad_flat = np.zeros_like(flat)
-    state = (net, _Loss(model, net), _Optimizer(model.optimizer, net), metrics,
+    state = (net, _Loss(model, net), _Optimizer(model.optimizer, net, value), metrics,
              net.views(flat), net.views(grad_flat), flat, grad_flat)
     width = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
     y = state[1].targets(np.asarray(job.y), width)
@@ -553,6 +547,22 @@ def train_numpy(job: TrainingJob) -> dict[str, list[float]]:
         assign_values([v for v, _ in pairs], [value for _, value in pairs])
     callback_list.on_train_end()
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _flat(values: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(v, F32).ravel() for v in values]).astype(F32)
+
+
+def _start_values(job: TrainingJob) -> Callable[[Any], np.ndarray]:
+    """Where training starts: the job's initial values (a reused model), read without
+    putting them into the model first, or else the model's variables."""
+    if job.initial is None:
+        return lambda variable: np.asarray(keras.ops.convert_to_numpy(variable))
+    model = job.model
+    known = {id(v): a for v, a in zip(model.trainable_variables, job.initial.trainable, strict=True)}
+    known.update((id(v), a) for v, a in zip(model.optimizer.variables, job.initial.optimizer,
+                                             strict=True))
+    return lambda variable: np.asarray(known[id(variable)])
 
 
 def _validation(job: TrainingJob, loss: _Loss, width: int) -> tuple[Any, ...] | None:

@@ -122,7 +122,7 @@ def test_script_entry_point_help() -> None:
 
 def test_options_defaults_aliases_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     options = parse_options([])
-    assert [w.name for w in options.workloads] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
+    assert [w.name for w in options.workloads] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
     assert [s.name for s in options.systems] == list(SYSTEMS)
     assert options.repeat == 3 and not options.quick and options.backend == "tensorflow"
     assert options.out == Path("bench-results")
@@ -133,7 +133,7 @@ def test_options_defaults_aliases_and_errors(capsys: pytest.CaptureFixture[str])
     assert [s.name for s in options.systems] == ["mlp", "keras"]
     assert options.backend == "jax" and options.repeat == 2 and options.quick
 
-    for bad in (["--workloads", "W9"], ["--systems", "torch"], ["--repeat", "0"],
+    for bad in (["--workloads", "W99"], ["--systems", "torch"], ["--repeat", "0"],
                 ["--backend", "theano"]):
         with pytest.raises(SystemExit) as excinfo:
             parse_options(bad)
