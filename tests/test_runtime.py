@@ -75,7 +75,8 @@ def test_threads_fitting_and_predicting_at_once_give_the_sequential_results(
 
 def test_clear_caches_empties_every_registered_cache(binary_data):
     X, y = binary_data
-    fitted = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X, y)
+    fitted = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0,
+                             engine="fast").fit(X, y)  # the compiled path: a program cached
     fitted.predict(X)
     registered = _runtime.caches()
     assert {"compiled programs", "weight snapshots", "workbenches"} <= set(registered)
