@@ -56,7 +56,7 @@ class ModelBuildingMixin:
         seed = self.seed_ if seed is None else seed
         sample_inputs = self._inputs_["sample"] if sample_inputs is None else sample_inputs
         spec = self._model_spec()
-        with scoped_seed(derive_seed(seed, "weights")):
+        with scoped_seed(self._weights_seed(seed)):
             if isinstance(spec, keras.Model):
                 model = spec if use_instance else building.clone_model_instance(spec)
             else:
@@ -86,6 +86,12 @@ class ModelBuildingMixin:
                 model = building.call_builder(spec, arguments)
             self._ensure_compiled_model(model, sample_inputs, meta.get("target_type_"))
         return model
+
+    def _weights_seed(self, seed: int) -> int:
+        """The seed the model is built under (Python's ``random`` and Keras's default
+        seeds in the block): one derived from the fit's seed, independent of the
+        seeds of shuffling and of the validation split."""
+        return derive_seed(seed, "weights")
 
     def _output_units(self, model: keras.Model, sample_inputs: Any) -> int | None:
         """Values per sample in the model's single output; None for several outputs."""

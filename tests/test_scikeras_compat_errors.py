@@ -180,3 +180,22 @@ def test_plain_batch_size_also_sets_predictions_batch_size():
 def test_regressor_declares_poor_score_as_scikeras():
     assert compat.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score
     assert not skkeras.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score
+
+
+def test_initial_weights_are_those_scikeras_builds_under_its_seed():
+    """scikeras calls the builder under ``random.seed(random_state)``: a model without
+    explicit seeds starts from the same weights here (skkeras's own classes derive
+    a separate seed for the weights)."""
+    import random
+
+    est = compat.KerasRegressor(_mlp, loss="mse", random_state=3, verbose=0).initialize(X, Y_REG)
+    state = random.getstate()
+    random.seed(3)
+    try:
+        reference = _mlp({"n_features_in_": 3}, {"loss": "mse", "optimizer": "rmsprop"})
+    finally:
+        random.setstate(state)
+    for ours, theirs in zip(est.model_.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    own = skkeras.KerasRegressor(_mlp, loss="mse", random_state=3).initialize(X, Y_REG)
+    assert not np.array_equal(own.model_.get_weights()[0], reference.get_weights()[0])

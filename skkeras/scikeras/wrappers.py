@@ -97,6 +97,12 @@ class BaseWrapper(_skkeras.BaseWrapper):
             return resolve_seed(copy)
         return super()._fit_seed()
 
+    def _weights_seed(self, seed: int) -> int:
+        """scikeras builds the model under ``random.seed(random_state)`` itself, so a
+        model without explicit seeds starts from scikeras's initial weights (on
+        TensorFlow; Keras's default seeds come from Python's ``random``)."""
+        return seed
+
     def _commit(self, *args: Any, **kwargs: Any) -> Any:
         """skkeras's commit step, then ``history_`` under scikeras's names: a metric's
         full name (``"mae"`` -> ``"mean_absolute_error"``), other keys as they are."""
