@@ -19,11 +19,24 @@ extracts each documentation page's Python code (notebook cells of the jupytext
 and IPython magic lines (``!pip``, ``%time``), runs each page in a subprocess
 and reports the first failing block; pages that fail because they need the
 network (dataset downloads) are reported separately.
+
+The ``.rst`` pages (``advanced.rst``, ``migration.rst``) hold fragments, not programs:
+they use names they never import and ``...`` for "your model" or "your other
+arguments". They run the way a reader would run them (:data:`READER_PREAMBLE`, printed
+in the summary): first a preamble with the imports and toy data the fragments assume
+(``KerasClassifier``, ``keras``, ``tf``, a binary ``X, y, X_valid``, and ``Model(...)``
+standing for "your model": a small uncompiled binary classifier whose ``compile``
+defaults to binary cross-entropy); then, in each fragment, a ``...`` argument of
+``KerasClassifier(...)``/``KerasRegressor(...)`` becomes ``model=<the preamble's
+builder>`` and ``.fit(...)`` becomes ``.fit(X, y)``. A fragment that is not valid Python
+as printed (a missing comma, a stray indent) is reported and skipped, not repaired.
+The same rules apply to the installed scikeras in ``--reference`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -305,6 +318,66 @@ def page_blocks(path: Path) -> list[str]:
     return cleaned
 
 
+#: What a reader of the ``.rst`` pages supplies before their fragments (see the module docstring).
+READER_PREAMBLE = '''
+import numpy as np
+import keras
+import tensorflow as tf
+from sklearn.datasets import make_classification
+from scikeras.wrappers import KerasClassifier, KerasRegressor
+
+X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+X_valid = X[:20]
+
+
+class Model(keras.Sequential):
+    """``Model(...)`` in a fragment: "your model", here a small binary classifier for
+    X, y. Uncompiled; compiling it without a loss uses binary cross-entropy (the
+    fragments elide the loss with ``...``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__([keras.Input((X.shape[1],)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dense(1, activation="sigmoid")])
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        super().compile(optimizer=optimizer, loss=loss or "binary_crossentropy", **kwargs)
+
+
+def _reader_build_fn():
+    """The builder a ``...`` argument of ``KerasClassifier(...)`` stands for."""
+    return Model()
+'''
+
+_ESTIMATORS = ("KerasClassifier", "KerasRegressor")
+
+
+class _ReaderFill(ast.NodeTransformer):
+    """A fragment's ``...`` placeholders filled as a reader would (module docstring)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        ellipsis = [a for a in node.args if isinstance(a, ast.Constant) and a.value is Ellipsis]
+        if not ellipsis:
+            return node
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in _ESTIMATORS:
+            node.args = [a for a in node.args if a not in ellipsis]
+            if not any(k.arg in ("model", "build_fn") for k in node.keywords):
+                node.keywords.insert(0, ast.keyword("model", ast.Name("_reader_build_fn", ast.Load())))
+        elif name == "fit" and isinstance(node.func, ast.Attribute) and node.args == ellipsis:
+            node.args = [ast.Name("X", ast.Load()), ast.Name("y", ast.Load())]
+        return node
+
+
+def reader_fragment(code: str) -> str | None:
+    """A ``.rst`` fragment with its placeholders filled; None if it is not valid Python."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    return ast.unparse(ast.fix_missing_locations(_ReaderFill().visit(tree))) + "\n"
+
+
 _MNIST_STANDIN = '''
 def _mnist_standin(path="mnist.npz"):
     """Offline stand-in for keras.datasets.mnist.load_data (no network here):
@@ -331,7 +404,12 @@ if _os.environ.get("SKKERAS_SUITE_MNIST_STANDIN"):
 _blocks = {blocks!r}
 # The blocks run in __main__'s namespace, as a notebook's cells do (pickle finds their functions).
 _namespace = _sys.modules["__main__"].__dict__
+if {preamble!r}:
+    exec(compile({preamble!r}, "<reader preamble>", "exec"), _namespace)
 for _number, _code in enumerate(_blocks, 1):
+    if _code is None:
+        print(f"SKIPPED block {{_number}}: not valid Python as printed in the page")
+        continue
     try:
         exec(compile(_code, f"<block {{_number}}>", "exec"), _namespace)
     except BaseException:
@@ -353,9 +431,15 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
         blocks = page_blocks(page)
         if not blocks:
             continue
+        fragments = page.suffix == ".rst"  # run as a reader would (module docstring)
+        run_blocks = [reader_fragment(b) for b in blocks] if fragments else blocks
         script = work / f"_page_{page.stem}.py"
-        script.write_text(_PAGE_RUNNER.format(blocks=blocks, standin=_MNIST_STANDIN))
+        script.write_text(_PAGE_RUNNER.format(
+            blocks=run_blocks, standin=_MNIST_STANDIN,
+            preamble=READER_PREAMBLE if fragments else ""))
+        skipped = sum(b is None for b in run_blocks)
         uses_mnist = any("mnist" in block for block in blocks)
+        notes = []
         started = time.monotonic()
         try:
             page_env = {**env, **({"SKKERAS_SUITE_MNIST_STANDIN": "1"}
@@ -369,8 +453,13 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
             rc, stderr = "timeout", (error.stderr or b"").decode(errors="replace")
         elapsed = time.monotonic() - started
         name = page.relative_to(work / "docs" / "source")
+        if args.mnist_standin and uses_mnist:
+            notes.append("MNIST stand-in")
+        if fragments:
+            notes.append("fragments with the reader preamble"
+                         + (f"; {skipped} not valid Python as printed, skipped" if skipped else ""))
         if rc == 0:
-            status = "ok (MNIST stand-in)" if args.mnist_standin and uses_mnist else "ok"
+            status = "ok" + (f" ({'; '.join(notes)})" if notes else "")
         elif _NETWORK.search(stderr or ""):
             status = "needs network"
         else:
@@ -389,6 +478,10 @@ def run_docs(work: Path, env: dict[str, str], args: argparse.Namespace) -> str:
         f"Command: `{' '.join(sys.argv)}`{_revision(args)}", "", check, "",
         f"{ok} of {len(rows)} pages run.", "",
         "| page | blocks | result | time |", "|---|---|---|---|", *rows, *details,
+        "", "## The reader preamble of the .rst pages", "",
+        "Run before their fragments; in each fragment a `...` argument of "
+        "`KerasClassifier(...)`/`KerasRegressor(...)` becomes `model=_reader_build_fn` and "
+        "`.fit(...)` becomes `.fit(X, y)`.", "", "```python", READER_PREAMBLE.strip(), "```",
     ]
     return "\n".join(lines) + "\n"
 
