@@ -178,14 +178,16 @@ class _Net:
         (at the last activation's input when ``skip_last_activation``)."""
         ops = self.ops[:-1] if skip_last_activation else self.ops
         tape = tape[:len(ops)]
-        for op, (h, out) in zip(reversed(ops), reversed(tape), strict=True):
+        for position in range(len(ops) - 1, -1, -1):
+            op, (h, out) = ops[position], tape[position]
             if op[0] == "act":
                 g = _ACTIVATIONS[op[1]][1](h, out, g)
                 continue
             np.matmul(h.T, g, out=g_w[op[1]])
             if op[2] is not None:
-                np.sum(g, axis=0, out=g_w[op[2]])
-            g = g @ w[op[1]].T
+                np.add.reduce(g, axis=0, out=g_w[op[2]])
+            if position:  # the input's gradient is not needed
+                g = g @ w[op[1]].T
 
 
 # ---------------------------------------------------------------- the checks
@@ -360,6 +362,7 @@ class _Optimizer:
         self.wd = F32(config["weight_decay"]) if config.get("weight_decay") else None
         self.slots = {name: _flat([value(v) for v in _keras_compat.optimizer_slots(optimizer, name)])
                       for name in self._slot_names()}
+        self._alphas: tuple[int, np.ndarray | None] = (0, None)
 
     def _slot_names(self) -> list[str]:
         c = self.config
@@ -379,6 +382,19 @@ class _Optimizer:
             pairs += list(zip(variables, net.views(flat), strict=True))
         return pairs
 
+    def _adam_alpha(self) -> np.float32:
+        """Adam's step size at this iteration, ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``
+        in float32, computed for 1024 iterations at a time."""
+        start, alphas = self._alphas
+        if alphas is None or not start <= self.iterations < start + len(alphas):
+            c, lr = self.config, self.lr
+            t = (np.arange(1024) + self.iterations + 1).astype(F32)
+            b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
+            alphas = lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t)
+            start = self.iterations
+            self._alphas = (start, alphas)
+        return alphas[self.iterations - start]
+
     def step(self, w: np.ndarray, g: np.ndarray) -> None:
         c, lr, s = self.config, self.lr, self.slots
         if self.wd is not None:
@@ -395,9 +411,7 @@ class _Optimizer:
             else:
                 w -= g * lr
         elif self.kind in ("Adam", "AdamW"):
-            t = F32(self.iterations + 1)
-            b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
-            alpha = lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t)
+            alpha = self._adam_alpha()
             m, v = s["_momentums"], s["_velocities"]
             m += (g - m) * F32(1 - c["beta_1"])
             v += (np.square(g) - v) * F32(1 - c["beta_2"])
