@@ -199,3 +199,22 @@ def test_initial_weights_are_those_scikeras_builds_under_its_seed():
         np.testing.assert_array_equal(ours, theirs)
     own = skkeras.KerasRegressor(_mlp, loss="mse", random_state=3).initialize(X, Y_REG)
     assert not np.array_equal(own.model_.get_weights()[0], reference.get_weights()[0])
+
+
+@pytest.mark.parametrize("label", [0, "only"])
+def test_classifier_trains_on_a_single_class_as_scikeras(label):
+    def build():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy")
+        return model
+
+    y = np.full(len(X), label, dtype=object if isinstance(label, str) else int)
+    est = compat.KerasClassifier(build, **QUIET).fit(X, y)
+    assert est.classes_.tolist() == [label] and est.n_classes_ == 1
+    assert est.predict(X).tolist() == [label] * len(X)
+    np.testing.assert_array_equal(est.predict_proba(X), np.ones((len(X), 1)))
+    with pytest.raises(ValueError, match="only one class"):  # skkeras's own: sklearn's rule
+        skkeras.KerasClassifier(build, epochs=1, **QUIET).fit(X, y)
+    # two classes train as skkeras's classifier does
+    two = compat.KerasClassifier(build, **QUIET).fit(X, np.arange(len(X)) % 2)
+    assert two.n_classes_ == 2 and two.predict_proba(X).shape == (len(X), 2)

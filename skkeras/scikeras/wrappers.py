@@ -20,6 +20,7 @@ from .. import wrappers as _skkeras
 from ..fitting import without_loss
 from ..params import signature_defaults
 from ..seeding import resolve_seed
+from ._targets import ScikerasClassificationEncoder
 from .utils import loss_name, metric_name
 
 __all__ = ["BaseWrapper", "KerasClassifier", "KerasRegressor"]
@@ -339,6 +340,13 @@ class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
         )
 
     _default_loss = BaseWrapper._default_loss
+
+    @property
+    def target_encoder(self) -> Any:
+        """skkeras's classification encoder, which here also fits a y with a single
+        class (scikeras trains on it and predicts that class; skkeras's own classifier
+        raises scikit-learn's "only one class" error). Override to customise."""
+        return ScikerasClassificationEncoder(classes=self.__dict__.get("classes_"))
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> KerasClassifier:
         self._check_builder()
