@@ -126,7 +126,7 @@ def _traced_key(recipe: Mapping[str, Any], arguments: tuple[Any, ...]) -> str:
     facts = {
         "format": _TRACED_FORMAT,
         "skkeras": __version__,
-        "engine": _source_hash(engine.__file__),
+        "engine": _source_hash(Path(engine.__file__).parent),
         "keras": keras.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
         "keras_settings": [keras.backend.backend(), keras.config.floatx(), keras.config.epsilon(),
                            keras.config.dtype_policy().name, keras.config.image_data_format()],
@@ -139,8 +139,12 @@ def _traced_key(recipe: Mapping[str, Any], arguments: tuple[Any, ...]) -> str:
 
 
 @functools.cache
-def _source_hash(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def _source_hash(package: Path) -> str:
+    """A hash of every module of ``package`` (the engine's programs are traced from them)."""
+    digest = hashlib.sha256()
+    for module in sorted(package.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -1,0 +1,136 @@
+"""Batch plans: the arrays that drive a compiled epoch (row indices, loss and
+metric weights, padding masks), padded data, and the variables a fit creates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+
+from .. import _keras_compat, _runtime
+from .._jax_init import numpy_initializers
+from ..seeding import epoch_permutation
+
+if TYPE_CHECKING:
+    pass
+
+#: Rows of the training arrays are padded up to a multiple of this, so folds of
+#: slightly different sizes share one compiled program.
+ROW_BUCKET = 256
+
+
+# ----------------------------------------------------------------- batching
+def pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with zero rows appended up to ``rows``."""
+    if len(a) == rows:
+        return a
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), dtype=a.dtype)])
+
+
+def row_bucket(n: int) -> int:
+    """Rows rounded up to the bucket, so near-equal folds share compiled shapes."""
+    return -(-n // ROW_BUCKET) * ROW_BUCKET
+
+
+def padded_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, np.ndarray]:
+    return keras.tree.map_structure(lambda a: pad_rows(a, rows), x), pad_rows(y, rows)
+
+
+def _device_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, Any]:
+    return keras.tree.map_structure(keras.ops.convert_to_tensor, padded_data(x, y, rows))
+
+
+def epoch_plan(
+    order: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    max_batches: int,
+    width: int | None = None,
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """The arrays that drive one epoch: row indices, weights, padding mask, rows per batch.
+
+    ``order`` lists the rows in training order. Batches of ``batch_size`` rows are
+    cut from it into ``width`` slots (default: the batch size; wider when models
+    with different batch sizes train together); unused slots are masked, and the
+    real rows' loss weights are scaled by ``width / rows`` so that Keras's
+    ``sum_over_batch_size`` reduction gives each batch the mean of its real rows.
+    """
+    plans, n_batches = epoch_plans(np.asarray(order)[None], weights, batch_size, max_batches, width)
+    return tuple(a[0] for a in plans), n_batches
+
+
+def epoch_plans(
+    orders: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    max_batches: int,
+    width: int | None = None,
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """:func:`epoch_plan` for several epochs at once: ``orders`` is (epochs, rows) and
+    every array gains a leading epoch axis; the batch count is every epoch's."""
+    width = width or batch_size
+    n_epochs, n = orders.shape
+    n_batches = -(-n // batch_size)
+    padded_orders = np.zeros((n_epochs, n_batches * batch_size), dtype=np.int32)
+    padded_orders[:, :n] = orders
+    real = np.zeros(n_batches * batch_size, dtype=np.float32)
+    real[:n] = 1.0
+    shape = (n_epochs, max_batches, width)
+    index = np.zeros(shape, dtype=np.int32)
+    mask = np.zeros(shape, dtype=np.float32)
+    index[:, :n_batches, :batch_size] = padded_orders.reshape(n_epochs, n_batches, batch_size)
+    mask[:, :n_batches, :batch_size] = real.reshape(n_batches, batch_size)
+    metric_weight = mask.copy()
+    if weights is not None:
+        real_slots = mask > 0
+        metric_weight[real_slots] *= weights[index[real_slots]]
+    rows = mask.sum(axis=-1)
+    loss_weight = (metric_weight * (width / np.maximum(rows, 1))[..., None]).astype(np.float32)
+    return (index, loss_weight, metric_weight, mask, rows), n_batches
+
+
+def _epoch_order(seed: int, epoch: int, n: int, shuffle: bool) -> np.ndarray:
+    return epoch_permutation(seed, epoch, n) if shuffle else np.arange(n)
+
+
+def call_plans(
+    seed: int, shuffle: bool, n: int, weights: np.ndarray | None, batch_size: int,
+    max_batches: int, width: int, epochs: range, per_call: int,
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The batch plans of ``epochs`` for one compiled call of several epochs: each
+    :func:`epoch_plan` array with a leading epoch axis padded to ``per_call`` (one
+    compiled shape), and each epoch's batch count (0 for the padding)."""
+    orders = np.stack([_epoch_order(seed, epoch, n, shuffle) for epoch in epochs])
+    plans, n_batches = epoch_plans(orders, weights, batch_size, max_batches, width)
+    counts = np.full(len(epochs), n_batches, dtype=np.int32)
+    return tuple(pad_rows(a, per_call) for a in plans), pad_rows(counts, per_call)
+
+
+def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any, ...], Any]:
+    """The plan and its batch count as device tensors. A tensor count, not a Python
+    int: tf.function would retrace for every new int value."""
+    arrays = tuple(keras.ops.convert_to_tensor(a) for a in plan)
+    return arrays, keras.ops.convert_to_tensor(np.int32(n_batches))
+
+
+# ----------------------------------------------------------------- training
+def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
+    """Assign ``values`` to ``variables``, one to one (and note that weights changed:
+    prediction's snapshots on TensorFlow are read again)."""
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    _runtime.bump_weights_generation()
+
+
+def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
+    """Create the optimizer, loss and metric variables fit would create."""
+    sample = (
+        keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
+        np.ones(min(batch_size, len(y)), dtype=np.float32),
+    )
+    with numpy_initializers():  # zeros without compiling, on JAX (skkeras._jax_init)
+        _keras_compat.symbolic_build(model, sample)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
