@@ -14,14 +14,20 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     """Validate user sample weights: 1-D, one per sample, finite, non-negative, not all zero."""
     if sample_weight is None:
         return None
-    weights = _check_sample_weight(
-        sample_weight, np.empty((n_samples, 0)), dtype=np.float64, ensure_non_negative=True
+    all_zero = ValueError(
+        "Sample weights must contain at least one non-zero number: only zeros were "
+        "passed in sample_weight, so no sample would be trained on."
     )
-    if not np.any(weights > 0):
-        raise ValueError(
-            "Sample weights must contain at least one non-zero number: only zeros were "
-            "passed in sample_weight, so no sample would be trained on."
+    try:
+        weights = _check_sample_weight(
+            sample_weight, np.empty((n_samples, 0)), dtype=np.float64, ensure_non_negative=True
         )
+    except ValueError as error:  # scikit-learn's own all-zero message says less
+        if "non-zero" in str(error):
+            raise all_zero from None
+        raise
+    if not np.any(weights > 0):
+        raise all_zero
     return weights
 
 

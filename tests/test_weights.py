@@ -18,7 +18,7 @@ def test_check_sample_weight():
     assert weights.dtype == np.float64 and weights.tolist() == [1.0, 0.0, 2.0]
     with pytest.raises(ValueError, match="[Nn]egative"):
         check_sample_weight([1.0, -0.5, 1.0], 3)
-    with pytest.raises(ValueError, match="non-zero"):
+    with pytest.raises(ValueError, match="only zeros were passed in sample_weight"):
         check_sample_weight([0, 0, 0], 3)
     with pytest.raises(ValueError, match=r"\(2,\)|shape|length|number"):
         check_sample_weight([1.0, 1.0], 3)
