@@ -75,6 +75,9 @@ class DataStepsMixin:
             if y is not None:
                 self.y_dtype_, self.y_ndim_ = y.dtype, y.ndim
                 self.target_type_ = type_of_target(y)
+                classes = self.__dict__.get("classes_")  # partial_fit's classes, if given
+                if self.target_type_ == "binary" and classes is not None:
+                    self.target_type_ = type_of_target(np.asarray(classes))
         return X, y
 
     def _check_like_first_fit(self, X: Any, y: Any) -> None:

@@ -169,3 +169,29 @@ def test_label_encoder_warns_for_a_column_vector():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ClassifierLabelEncoder().fit(np.array([0, 1, 2]))
+
+
+class LabelEncodedClassifier(KerasClassifier):
+    """scikeras's encoder as the target encoder: indices for a softmax over all classes."""
+
+    @property
+    def target_encoder(self):
+        classes = self.__dict__.get("classes_")
+        return ClassifierLabelEncoder(categories="auto" if classes is None else [classes])
+
+
+def softmax_model(meta):
+    assert meta["target_type_"] == "multiclass"  # from partial_fit's classes, not y's two
+    model = keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                              keras.layers.Dense(meta["n_classes_"], activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_partial_fit_classes_make_the_target_multiclass():
+    X = np.arange(12, dtype="float32").reshape(6, 2)
+    est = LabelEncodedClassifier(softmax_model, random_state=0)
+    est.partial_fit(X, np.array([1, 2, 2, 1, 2, 1]), classes=np.array([1, 2, 3]))
+    assert est.target_type_ == "multiclass" and est.model_.output_shape == (None, 3)
+    est.partial_fit(X, np.array([3, 3, 2, 1, 3, 2]))
+    assert set(est.predict(X)) <= {1, 2, 3}
