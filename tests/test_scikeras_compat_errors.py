@@ -218,3 +218,20 @@ def test_classifier_trains_on_a_single_class_as_scikeras(label):
     # two classes train as skkeras's classifier does
     two = compat.KerasClassifier(build, **QUIET).fit(X, np.arange(len(X)) % 2)
     assert two.n_classes_ == 2 and two.predict_proba(X).shape == (len(X), 2)
+
+
+def test_callbacks_with_predict_hooks_also_watch_predict():
+    class Counter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def on_predict_begin(self, logs=None):
+            self.calls += 1
+
+    plain, routed, quiet = Counter(), Counter(), keras.callbacks.EarlyStopping(monitor="loss")
+    est = compat.KerasRegressor(_mlp, loss="mse", callbacks=[plain, quiet],
+                                predict__callbacks=routed, **QUIET).fit(X, Y_REG)
+    assert est._routed("predict")["callbacks"] == [plain, routed]  # EarlyStopping does not watch
+    est.predict(X)
+    assert plain.calls == 1 and routed.calls == 1

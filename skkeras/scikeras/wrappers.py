@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from .. import wrappers as _skkeras
+from ..building import make_callbacks
 from ..fitting import without_loss
 from ..params import signature_defaults
 from ..seeding import resolve_seed
@@ -221,10 +222,20 @@ class BaseWrapper(_skkeras.BaseWrapper):
 
     def _routed(self, destination: str) -> dict[str, Any]:
         """Routed parameters; as in scikeras, a plain ``batch_size`` also sets the batch
-        size of ``predict`` unless ``predict__batch_size`` is given."""
+        size of ``predict`` unless ``predict__batch_size`` is given, and the ``callbacks``
+        that define predict hooks (``on_predict_begin``...) also watch ``predict``."""
         routed = super()._routed(destination)
-        if destination == "predict" and "batch_size" not in routed and self.batch_size is not None:
+        if destination != "predict":
+            return routed
+        if "batch_size" not in routed and self.batch_size is not None:
             routed["batch_size"] = self.batch_size
+        # scikeras's ``callbacks`` also see predict: those with predict hooks are passed on.
+        watching = [callback for callback in make_callbacks(self.callbacks, super()._routed("callbacks"))
+                    if any(_overrides_hook(callback, hook) for hook in _PREDICT_HOOKS)]
+        if watching:
+            own = routed.get("callbacks")
+            own = [] if own is None else list(own) if isinstance(own, list | tuple) else [own]
+            routed["callbacks"] = watching + own
         return routed
 
     def _outputs(self, X: Any) -> Any:
@@ -269,6 +280,15 @@ def _scikeras_history_key(key: str) -> str:
         return metric_name(key)
     except ValueError:
         return key
+
+
+_PREDICT_HOOKS = ("on_predict_begin", "on_predict_end", "on_predict_batch_begin",
+                  "on_predict_batch_end")
+
+
+def _overrides_hook(callback: Any, hook: str) -> bool:
+    method = getattr(type(callback), hook, None)
+    return method is not None and method is not getattr(keras.callbacks.Callback, hook)
 
 
 def _needs_shape(name: str, x: Any) -> str:
