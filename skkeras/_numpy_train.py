@@ -516,8 +516,13 @@ class _Loss:
 
 
 # ---------------------------------------------------------------- training
-def train_numpy(job: TrainingJob) -> dict[str, list[float]]:
-    """Train ``job`` (which :func:`use_numpy` accepts) in NumPy; return the history."""
+def train_numpy(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dict[str, list[float]]:
+    """Train ``job`` (which :func:`use_numpy` accepts) in NumPy; return the history.
+
+    ``snapshots``, a dict whose keys are epoch counts, receives the model's
+    :class:`~skkeras.job.TrainedState` after each of those epochs (as
+    :func:`skkeras.engine.train_fast` gives them to a search's epoch paths).
+    """
     from .engine import assign_values, prepare
 
     model = job.model
@@ -556,11 +561,32 @@ def train_numpy(job: TrainingJob) -> dict[str, list[float]]:
                 if validation is not None:
                     logs.update(_run_epoch(state, *validation, train=False, prefix="val_"))
                 callback_list.on_epoch_end(epoch, logs)
+                if snapshots is not None and epoch + 1 in snapshots:
+                    snapshots[epoch + 1] = _snapshot(job, state, value, history.history)
     finally:
         pairs = list(zip(net.variables, state[4], strict=True)) + state[2].write_back(net)
         assign_values([v for v, _ in pairs], [value for _, value in pairs])
     callback_list.on_train_end()
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _snapshot(job: TrainingJob, state: tuple, value: Callable[[Any], np.ndarray],
+              history: dict[str, list[float]]) -> Any:
+    """The model's state now, as a :class:`~skkeras.job.TrainedState`, without
+    touching its variables."""
+    from .job import TrainedState
+
+    model, net, optimizer, weights = job.model, state[0], state[2], state[4]
+    written = {id(v): np.array(a) for v, a in optimizer.write_back(net)}
+    non_trainable = (list(job.initial.non_trainable) if job.initial is not None else
+                     [np.asarray(keras.ops.convert_to_numpy(v)).copy()
+                      for v in model.non_trainable_variables])
+    return TrainedState(
+        [w.copy() for w in weights], non_trainable,
+        [written[id(v)] if id(v) in written else np.array(value(v))
+         for v in model.optimizer.variables],
+        {name: [float(x) for x in values] for name, values in history.items()},
+    )
 
 
 def _flat(values: Sequence[np.ndarray]) -> np.ndarray:

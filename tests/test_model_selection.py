@@ -8,10 +8,17 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skkeras import KerasClassifier, KerasRegressor
+from skkeras import KerasClassifier, KerasRegressor, _numpy_train
 from skkeras import model_selection as skk
 from skkeras.packing import packing_available
 from skkeras.training import TrainedState
+
+
+@pytest.fixture(autouse=True)
+def compiled_runs(monkeypatch):
+    """These tests are about packs and compiled epoch paths: no job is small enough for
+    the NumPy executor here (tests/test_numpy_train.py checks searches in NumPy)."""
+    monkeypatch.setattr(_numpy_train, "WORK_LIMIT", 0)
 
 
 def net(meta, hidden=6):

@@ -169,3 +169,26 @@ def test_describe_path():
     assert describe_path("numpy").startswith("NumPy")
     assert describe_path("fast") == "the fast path"
     assert describe_path("keras: engine='keras'") == "keras.Model.fit (engine='keras')"
+
+
+def test_a_small_search_trains_its_runs_in_numpy_with_scikit_learns_results(capsys):
+    from sklearn import model_selection as sk
+    from sklearn.model_selection import StratifiedKFold
+
+    from skkeras import model_selection as skk
+
+    est = KerasClassifier(hidden_layer_sizes=(5,), batch_size=10, random_state=0)
+    grid = {"epochs": [2, 4], "batch_size": [10, 16]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ours = skk.GridSearchCV(est, grid, cv=cv, verbose=1).fit(X, Y_BINARY)
+    theirs = sk.GridSearchCV(est, grid, cv=cv).fit(X, Y_BINARY)
+    # 2 batch sizes x 3 folds, and where packs are available (JAX) the refits too
+    from skkeras.packing import packing_available
+
+    runs = 6 + (2 if packing_available() else 0)
+    assert f"{runs} runs in NumPy" in capsys.readouterr().out
+    for name in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name], atol=1e-6)
+    assert ours.best_params_ == theirs.best_params_
+    assert ours.best_estimator_.fit_path_ == "numpy"
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
