@@ -190,5 +190,6 @@ def test_a_small_search_trains_its_runs_in_numpy_with_scikit_learns_results(caps
     for name in ("mean_test_score", "split0_test_score", "split2_test_score"):
         np.testing.assert_allclose(ours.cv_results_[name], theirs.cv_results_[name], atol=1e-6)
     assert ours.best_params_ == theirs.best_params_
-    assert ours.best_estimator_.fit_path_ == "numpy"
+    # the refit: trained ahead with the runs where packs are available, else on its own
+    assert ours.best_estimator_.fit_path_ in ("numpy", "fast (trained ahead by the search)")
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
