@@ -164,7 +164,7 @@ class BaseWrapper(
     initialized_ : bool
         Whether the estimator has a model (fitted, or ``initialize``-d).
     fit_path_ : str
-        How the last fit trained: ``"fast"`` or ``"keras: <why>"``.
+        How the last fit trained: ``"numpy"``, ``"fast"`` or ``"keras: <why>"``.
     target_encoder_, feature_encoder_ : transformers
         The fitted ``target_encoder`` and ``feature_encoder``.
     n_features_in_, feature_names_in_, X_shape_, X_dtype_, y_dtype_, y_ndim_, target_type_
