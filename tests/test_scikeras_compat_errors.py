@@ -235,3 +235,10 @@ def test_callbacks_with_predict_hooks_also_watch_predict():
     assert est._routed("predict")["callbacks"] == [plain, routed]  # EarlyStopping does not watch
     est.predict(X)
     assert plain.calls == 1 and routed.calls == 1
+
+
+def test_initialize_accepts_a_model_without_loss_fit_refuses_it():
+    est = compat.BaseWrapper(_mlp, model__compile=False, **QUIET).initialize(X)
+    assert est.predict(X).shape == (len(X), 1)
+    with pytest.raises(ValueError, match="provide a loss"):
+        compat.BaseWrapper(_mlp, model__compile=False, **QUIET).fit(X, Y_REG)

@@ -147,10 +147,12 @@ class BaseWrapper(_skkeras.BaseWrapper):
         return kwargs
 
     def _ensure_compiled_model(self, model: keras.Model, sample_inputs: Any, target_type: Any = None) -> None:
-        """skkeras's compile step, then scikeras's checks: the compiled model has a loss
-        and an optimizer, and the loss the user gave (if not the signature's default) is
-        the one the builder compiled with."""
+        """skkeras's compile step, then scikeras's checks for a model to train: it has a
+        loss and an optimizer, and the loss the user gave (if not the signature's default)
+        is the one the builder compiled with."""
         super()._ensure_compiled_model(model, sample_inputs, target_type)
+        if self.__dict__.get("_initializing_only"):  # scikeras checks when training only
+            return
         if without_loss(model):
             raise ValueError(
                 "No loss to train with: provide a loss (loss=...) or compile the model with "
@@ -246,8 +248,14 @@ class BaseWrapper(_skkeras.BaseWrapper):
         return super()._outputs(X)
 
     def initialize(self, X: Any, y: Any = None) -> BaseWrapper:
+        """skkeras's ``initialize``; as in scikeras, a model without a loss or an optimizer
+        is accepted here (it can predict), and refused when training."""
         self._check_builder()
-        return super().initialize(X, y)
+        self._initializing_only = True
+        try:
+            return super().initialize(X, y)
+        finally:
+            self.__dict__.pop("_initializing_only", None)
 
 
 @contextlib.contextmanager
