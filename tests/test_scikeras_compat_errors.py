@@ -177,9 +177,11 @@ def test_plain_batch_size_also_sets_predictions_batch_size():
     assert skkeras.KerasRegressor(batch_size=5)._routed("predict") == {}
 
 
-def test_regressor_declares_poor_score_as_scikeras():
+def test_estimators_declare_poor_score_as_scikeras():
     assert compat.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score
     assert not skkeras.KerasRegressor().__sklearn_tags__().regressor_tags.poor_score
+    assert compat.KerasClassifier().__sklearn_tags__().classifier_tags.poor_score
+    assert not skkeras.KerasClassifier().__sklearn_tags__().classifier_tags.poor_score
 
 
 def test_initial_weights_are_those_scikeras_builds_under_its_seed():

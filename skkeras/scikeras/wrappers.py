@@ -369,6 +369,13 @@ class KerasClassifier(_skkeras.KerasClassifier, BaseWrapper):
 
     _default_loss = BaseWrapper._default_loss
 
+    def __sklearn_tags__(self):
+        """skkeras's tags, with scikeras's ``poor_score``: with scikeras's default of one
+        epoch a classifier is not expected to score well on scikit-learn's toy data."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True
+        return tags
+
     @property
     def target_encoder(self) -> Any:
         """skkeras's classification encoder, which here also fits a y with a single
