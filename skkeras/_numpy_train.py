@@ -36,10 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
-from scipy import special
 
 from . import _keras_compat
 from ._numpy_forward import _chain
+from ._numpy_math import (
+    _ACTIVATIONS,
+    _LOSSES,
+    _METRICS,
+    _OPTIMIZERS,
+    F32,
+    Loss,
+    Optimizer,
+    _activation_name,
+    _flat,
+)
 from .inputs import n_rows
 from .seeding import epoch_permutation
 
@@ -51,85 +61,6 @@ if TYPE_CHECKING:
 #: a NumPy step of a 12-8-1 net on 20 rows takes about 60 us, the compiled path's
 #: first program about 1-2 s to compile; at this limit a NumPy fit takes about 1 s.
 WORK_LIMIT = 2_000_000
-
-_EPS = np.float32(keras.config.epsilon())
-F32 = np.float32
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return special.expit(z)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def _softmax_backward(s: np.ndarray, g: np.ndarray) -> np.ndarray:
-    return s * (g - np.sum(g * s, axis=-1, keepdims=True))
-
-
-_SELU_ALPHA, _SELU_SCALE = F32(1.6732632423543772848170429916717), F32(1.0507009873554804934193349852946)
-
-#: name -> (forward(z), backward(z, a, g)): Keras's activations and their derivatives.
-_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "linear": (lambda z: z, lambda z, a, g: g),
-    "relu": (lambda z: np.maximum(z, F32(0)), lambda z, a, g: g * (z > 0)),
-    "sigmoid": (_sigmoid, lambda z, a, g: g * (a * (F32(1) - a))),
-    "tanh": (np.tanh, lambda z, a, g: g * (F32(1) - a * a)),
-    "softmax": (_softmax, lambda z, a, g: _softmax_backward(a, g)),
-    "elu": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda z, a, g: g * np.where(z > 0, F32(1), np.exp(z))),
-    "selu": (lambda z: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * np.expm1(z)),
-             lambda z, a, g: g * _SELU_SCALE * np.where(z > 0, F32(1), _SELU_ALPHA * np.exp(z))),
-    "softplus": (lambda z: np.logaddexp(F32(0), z), lambda z, a, g: g * _sigmoid(z)),
-    "swish": (lambda z: z * _sigmoid(z),
-              lambda z, a, g: g * (_sigmoid(z) * (F32(1) + z * (F32(1) - _sigmoid(z))))),
-}
-_ACTIVATIONS["silu"] = _ACTIVATIONS["swish"]
-
-
-def _activation_name(function: Any) -> str | None:
-    for name in _ACTIVATIONS:
-        try:
-            if keras.activations.get(name) is function:
-                return name
-        except ValueError:  # not in this Keras version
-            continue
-    return None
-
-
-#: Keras metric functions the executor computes: name -> per-row values(y, y_pred).
-def _binary_accuracy(y, p):
-    return (y == (p > F32(0.5)).astype(F32)).astype(F32).mean(axis=-1)
-
-
-def _categorical_accuracy(y, p):
-    return (np.argmax(y, axis=-1) == np.argmax(p, axis=-1)).astype(F32)
-
-
-def _sparse_categorical_accuracy(y, p):
-    labels = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y
-    return (labels.astype(np.int64) == np.argmax(p, axis=-1)).astype(F32)
-
-
-_METRICS: dict[str, Callable] = {
-    "binary_accuracy": _binary_accuracy,
-    "categorical_accuracy": _categorical_accuracy,
-    "sparse_categorical_accuracy": _sparse_categorical_accuracy,
-    "mean_squared_error": lambda y, p: np.square(p - y).mean(axis=-1),
-    "mean_absolute_error": lambda y, p: np.abs(p - y).mean(axis=-1),
-}
-
-_LOSSES = {
-    "binary_crossentropy": "bce", "BinaryCrossentropy": "bce",
-    "categorical_crossentropy": "cce", "CategoricalCrossentropy": "cce",
-    "sparse_categorical_crossentropy": "scce", "SparseCategoricalCrossentropy": "scce",
-    "mean_squared_error": "mse", "MeanSquaredError": "mse", "mse": "mse",
-    "mean_absolute_error": "mae", "MeanAbsoluteError": "mae", "mae": "mae",
-}
-
-_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
-
 
 # ---------------------------------------------------------------- the network
 class _Net:
@@ -349,172 +280,6 @@ def use_numpy(job: TrainingJob) -> tuple[bool, str]:
     return True, f"a small job ({size:,} < {WORK_LIMIT:,} step-weights)"
 
 
-# ---------------------------------------------------------------- the optimizer
-class _Optimizer:
-    """Keras's update formula for one optimizer, over the flat parameter vector."""
-
-    def __init__(self, optimizer: Any, net: _Net, value: Callable[[Any], np.ndarray]) -> None:
-        self.optimizer, self.kind = optimizer, type(optimizer).__name__
-        config = optimizer.get_config()
-        self.config = config
-        self.lr = F32(value(optimizer.learning_rate))
-        self.iterations = int(value(optimizer.iterations))
-        self.wd = F32(config["weight_decay"]) if config.get("weight_decay") else None
-        self.slots = {name: _flat([value(v) for v in _keras_compat.optimizer_slots(optimizer, name)])
-                      for name in self._slot_names()}
-        self._alphas: tuple[int, np.ndarray | None] = (0, None)
-
-    def _slot_names(self) -> list[str]:
-        c = self.config
-        if self.kind == "SGD":
-            return ["momentums"] if c["momentum"] != 0 else []
-        if self.kind in ("Adam", "AdamW"):
-            return ["_momentums", "_velocities"] + (["_velocity_hats"] if c["amsgrad"] else [])
-        if self.kind == "RMSprop":
-            return (["_velocities"] + (["_momentums"] if c["momentum"] > 0 else [])
-                    + (["_average_gradients"] if c["centered"] else []))
-        return ["_accumulators"]
-
-    def write_back(self, net: _Net) -> list[tuple[Any, np.ndarray]]:
-        pairs = [(self.optimizer.iterations, np.asarray(self.iterations, dtype="int64"))]
-        for name, flat in self.slots.items():
-            variables = _keras_compat.optimizer_slots(self.optimizer, name)
-            pairs += list(zip(variables, net.views(flat), strict=True))
-        return pairs
-
-    def _adam_alpha(self) -> np.float32:
-        """Adam's step size at this iteration, ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``
-        in float32, computed for 1024 iterations at a time."""
-        start, alphas = self._alphas
-        if alphas is None or not start <= self.iterations < start + len(alphas):
-            c, lr = self.config, self.lr
-            t = (np.arange(1024) + self.iterations + 1).astype(F32)
-            b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
-            alphas = lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t)
-            start = self.iterations
-            self._alphas = (start, alphas)
-        return alphas[self.iterations - start]
-
-    def step(self, w: np.ndarray, g: np.ndarray) -> None:
-        c, lr, s = self.config, self.lr, self.slots
-        if self.wd is not None:
-            w -= w * self.wd * lr
-        if self.kind == "SGD":
-            if "momentums" in s:
-                m = s["momentums"]
-                momentum = F32(c["momentum"])
-                m[:] = m * momentum - g * lr
-                if c["nesterov"]:
-                    w += m * momentum - g * lr
-                else:
-                    w += m
-            else:
-                w -= g * lr
-        elif self.kind in ("Adam", "AdamW"):
-            alpha = self._adam_alpha()
-            m, v = s["_momentums"], s["_velocities"]
-            m += (g - m) * F32(1 - c["beta_1"])
-            v += (np.square(g) - v) * F32(1 - c["beta_2"])
-            if "_velocity_hats" in s:
-                np.maximum(s["_velocity_hats"], v, out=s["_velocity_hats"])
-                v = s["_velocity_hats"]
-            w -= (m * alpha) / (np.sqrt(v) + F32(c["epsilon"]))
-        elif self.kind == "RMSprop":
-            rho = F32(c["rho"])
-            v = s["_velocities"]
-            v[:] = rho * v + F32(1 - c["rho"]) * np.square(g)
-            if "_average_gradients" in s:
-                a = s["_average_gradients"]
-                a[:] = rho * a + F32(1 - c["rho"]) * g
-                denominator = v - np.square(a) + F32(c["epsilon"])
-            else:
-                denominator = v + F32(c["epsilon"])
-            increment = (lr * g) / np.sqrt(denominator)
-            if "_momentums" in s:
-                mo = s["_momentums"]
-                mo[:] = F32(c["momentum"]) * mo + increment
-                w -= mo
-            else:
-                w -= increment
-        else:  # Adagrad
-            acc = s["_accumulators"]
-            acc += np.square(g)
-            w -= (lr * g) / np.sqrt(acc + F32(c["epsilon"]))
-        self.iterations += 1
-
-
-# ---------------------------------------------------------------- the loss
-class _Loss:
-    """The loss per row and its gradient at the output (at the logits when ``fused``)."""
-
-    def __init__(self, model: keras.Model, net: _Net) -> None:
-        self.kind, self.from_logits = _loss_spec(model)
-        last = net.ops[-1] if net.ops else None
-        wanted = {"bce": "sigmoid", "cce": "softmax", "scce": "softmax"}.get(self.kind)
-        # TensorFlow's backend computes a crossentropy from the logits of a sigmoid or
-        # softmax output; JAX's from the clipped probabilities.
-        self.fused = (keras.backend.backend() == "tensorflow" and last is not None
-                      and last[0] == "act" and last[1] == wanted)
-        self.logits = self.fused or self.from_logits
-
-    def targets(self, y: np.ndarray, width: int) -> np.ndarray:
-        """``y`` as float32 in the output's shape (one-hot for sparse labels), as Keras
-        casts and expands it."""
-        if self.kind == "scce":
-            labels = (y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y).astype(np.int64)
-            one_hot = np.zeros((len(y), width), F32)
-            one_hot[np.arange(len(labels)), labels] = 1
-            return one_hot
-        y = np.asarray(y, dtype=F32)
-        return y[:, None] if y.ndim == 1 else y
-
-    def gradient(self, y: np.ndarray, out: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """d loss_row / d output (``z``: the last activation's input, for ``fused``)."""
-        kind, k = self.kind, F32(out.shape[-1])
-        if kind == "mse":
-            return (out - y) * (F32(2) / k)
-        if kind == "mae":
-            return np.sign(out - y) / k
-        if kind == "bce":
-            if self.fused:
-                return (out - y) / k
-            if self.from_logits:
-                return (_sigmoid(out) - y) / k
-            p = np.clip(out, _EPS, F32(1) - _EPS)
-            inside = (out >= _EPS) & (out <= F32(1) - _EPS)
-            return ((F32(1) - y) / (F32(1) - p) - y / p) * inside / k
-        if self.fused:
-            return out * y.sum(axis=-1, keepdims=True) - y
-        if self.from_logits:
-            return _softmax(out) * y.sum(axis=-1, keepdims=True) - y
-        total = out.sum(axis=-1, keepdims=True)
-        q = out / total
-        qc = np.clip(q, _EPS, F32(1) - _EPS)
-        dq = (-y / qc) * ((q >= _EPS) & (q <= F32(1) - _EPS))
-        return (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
-
-    def values(self, y: np.ndarray, out: np.ndarray, z: np.ndarray | None) -> np.ndarray:
-        """The loss of each row."""
-        kind = self.kind
-        if kind == "mse":
-            return np.square(out - y).mean(axis=-1)
-        if kind == "mae":
-            return np.abs(out - y).mean(axis=-1)
-        logits = z if self.fused else out
-        if kind == "bce":
-            if self.logits:
-                return (np.maximum(logits, F32(0)) - logits * y
-                        + np.log1p(np.exp(-np.abs(logits)))).mean(axis=-1)
-            p = np.clip(out, _EPS, F32(1) - _EPS)
-            return (-(y * np.log(p) + (F32(1) - y) * np.log(F32(1) - p))).mean(axis=-1)
-        if self.logits:
-            shifted = logits - logits.max(axis=-1, keepdims=True)
-            log_prob = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-            return -(y * log_prob).sum(axis=-1)
-        q = np.clip(out / out.sum(axis=-1, keepdims=True), _EPS, F32(1) - _EPS)
-        return -(y * np.log(q)).sum(axis=-1)
-
-
 # ---------------------------------------------------------------- training
 def train_numpy(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dict[str, list[float]]:
     """Train ``job`` (which :func:`use_numpy` accepts) in NumPy; return the history.
@@ -535,7 +300,8 @@ def train_numpy(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> di
     net = _Net(model)
     flat = _flat([value(v) for v in net.variables])
     grad_flat = np.zeros_like(flat)
-    state = (net, _Loss(model, net), _Optimizer(model.optimizer, net, value), metrics,
+    loss = Loss(_loss_spec(model), net.ops[-1] if net.ops else None)
+    state = (net, loss, Optimizer(model.optimizer, net, value), metrics,
              net.views(flat), net.views(grad_flat), flat, grad_flat)
     width = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
     y = state[1].targets(np.asarray(job.y), width)
@@ -589,10 +355,6 @@ def _snapshot(job: TrainingJob, state: tuple, value: Callable[[Any], np.ndarray]
     )
 
 
-def _flat(values: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(v, F32).ravel() for v in values]).astype(F32)
-
-
 def _start_values(job: TrainingJob) -> Callable[[Any], np.ndarray]:
     """Where training starts: the job's initial values (a reused model), read without
     putting them into the model first, or else the model's variables."""
@@ -605,7 +367,7 @@ def _start_values(job: TrainingJob) -> Callable[[Any], np.ndarray]:
     return lambda variable: np.asarray(known[id(variable)])
 
 
-def _validation(job: TrainingJob, loss: _Loss, width: int) -> tuple[Any, ...] | None:
+def _validation(job: TrainingJob, loss: Loss, width: int) -> tuple[Any, ...] | None:
     if job.validation_data is None:
         return None
     x_val, y_val, *rest = job.validation_data
