@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import is_regressor
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import sparse
 from .fitting import TARGET_FACTS, cast_targets, with_weights
@@ -169,6 +169,11 @@ class DataStepsMixin:
         if encoder is None:
             return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))
         return self._typed_inputs(encoder.transform(X))
+
+    def _fitted_target_encoder(self) -> Any:
+        """``target_encoder_``, once fitted (else scikit-learn's NotFittedError)."""
+        check_is_fitted(self)
+        return self.target_encoder_
 
     def _typed_inputs(self, x: Any) -> Any:
         """The default ``feature_encoder_``'s output (X in its validated dtype) in

@@ -427,10 +427,6 @@ class BaseWrapper(
         """The model's outputs for X, through ``target_encoder_.inverse_transform``."""
         return self._fitted_target_encoder().inverse_transform(self._outputs(X))
 
-    def _fitted_target_encoder(self) -> Any:
-        check_is_fitted(self)
-        return self.target_encoder_
-
     def _outputs(self, X: Any) -> np.ndarray:
         x = plain_model_inputs(self, X)  # a plain float array: checked in microseconds
         if x is None:
