@@ -225,7 +225,8 @@ def take_rows(X: Any, rows: np.ndarray | slice) -> Any:
 
 
 class FeatureEncoder(TransformerMixin, BaseEstimator):
-    """The default ``feature_encoder``: validated X as the model's inputs, in float32.
+    """The default ``feature_encoder``: validated X as the model's inputs, in its own
+    integer or float dtype (the estimators cast it to float32 for training and prediction).
 
     A dict of arrays stays a dict. With ``inputs`` (``{input_name: columns}``) a
     2-D X is split into one array per named model input (see :func:`split_inputs`);

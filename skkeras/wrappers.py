@@ -272,8 +272,8 @@ class BaseWrapper(
     @property
     def feature_encoder(self) -> Any:
         """The transformer for X (override to customise): fitted per fit as
-        ``feature_encoder_``; ``transform`` makes the model's inputs. Default: X as
-        float32, split into named inputs by ``inputs=``
+        ``feature_encoder_``; ``transform`` makes the model's inputs. Default: X (cast
+        to float32 for training and prediction), split into named inputs by ``inputs=``
         (:class:`skkeras.inputs.FeatureEncoder`)."""
         return FeatureEncoder(self.inputs, getattr(self, "feature_names_in_", None))
 
