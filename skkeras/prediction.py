@@ -79,7 +79,8 @@ def model_outputs(
         with _runtime.lock_for(model):  # Keras builds its predict function once per model
             if values is not None:
                 values.apply_to(model)
-            outputs = model.predict(x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs})
+            # by keyword, as scikeras calls it (a replaced predict may take keywords only)
+            outputs = model.predict(x=x, **{"verbose": 0, "batch_size": chunk, **predict_kwargs})
         return keras.tree.map_structure(np.asarray, outputs)
     plan = _numpy_plan(model, with_values=values is not None)
     if plan is not None and not isinstance(x, Mapping):
