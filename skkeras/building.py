@@ -241,7 +241,11 @@ def _class_named(name: str, module: Any) -> type | None:
 
 def _construct(cls: type, kwargs: Mapping[str, Any], kind: str) -> Any:
     """``cls(**kwargs)``, where an argument the constructor does not take is a
-    ValueError naming the routed parameter (Python would raise a TypeError)."""
+    ValueError naming the routed parameter (Python would raise a TypeError). Arguments
+    named by a position (``callbacks__0=...``, as scikeras documents) are passed
+    positionally, in the order of their numbers."""
+    positional = [v for _, v in sorted((int(k), v) for k, v in kwargs.items() if k.isdigit())]
+    kwargs = {k: v for k, v in kwargs.items() if not k.isdigit()}
     parameters = signature_parameters(cls)
     if kwargs and parameters and not accepts_var_keyword(cls):
         unknown = sorted(name for name in kwargs if name not in parameters)
@@ -250,7 +254,7 @@ def _construct(cls: type, kwargs: Mapping[str, Any], kind: str) -> Any:
                 f"{kind}__ parameter(s) {unknown} are not arguments of {cls.__name__}; "
                 f"it takes {sorted(parameters)}."
             )
-    return cls(**kwargs)
+    return cls(*positional, **kwargs)
 
 
 def _instantiate(spec: Any, kwargs: Mapping[str, Any], module: Any, kind: str) -> Any:

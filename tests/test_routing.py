@@ -370,3 +370,16 @@ def test_unknown_predict_argument_is_a_value_error(binary_data):
     est = KerasClassifier(predict__verbosity=0, **TINY).fit(X, y)
     with pytest.raises(ValueError, match="verbosity"):
         est.predict(X)
+
+
+def test_callback_arguments_named_by_position_are_positional(binary_data):
+    X, y = binary_data
+
+    class Positional(keras.callbacks.Callback):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            Positional.seen = (args, kwargs)
+
+    KerasClassifier(callbacks={"p": Positional}, callbacks__p__1="second",
+                    callbacks__p__0="first", callbacks__p__name="kw", **TINY).fit(X, y)
+    assert Positional.seen == (("first", "second"), {"name": "kw"})
