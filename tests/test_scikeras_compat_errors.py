@@ -244,3 +244,31 @@ def test_initialize_accepts_a_model_without_loss_fit_refuses_it():
     assert est.predict(X).shape == (len(X), 1)
     with pytest.raises(ValueError, match="provide a loss"):
         compat.BaseWrapper(_mlp, model__compile=False, **QUIET).fit(X, Y_REG)
+
+
+def test_validation_callbacks_see_validation():
+    class Watch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.tests = 0
+
+        def on_test_begin(self, logs=None):
+            self.tests += 1
+
+    watch = Watch()
+    compat.KerasRegressor(_mlp, loss="mse", epochs=2, validation_split=0.25, callbacks=[watch],
+                          **QUIET).fit(X, Y_REG)
+    assert watch.tests == 2  # once per epoch's validation
+
+
+def test_a_replaced_predict_is_called_with_keywords():
+    est = compat.KerasRegressor(_mlp, loss="mse", predict__batch_size=-1, **QUIET).fit(X, Y_REG)
+    original, seen = est.model_.predict, {}
+
+    def watching(**kwargs):
+        seen.update(kwargs)
+        return original(**kwargs)
+
+    est.model_.predict = watching
+    est.predict(X)
+    assert seen["batch_size"] == len(X) and seen["x"].shape == X.shape

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end",
+    # validation hooks: the fast path validates without calling them
+    "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
 )
 
 
