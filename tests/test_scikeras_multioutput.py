@@ -85,6 +85,26 @@ def test_target_encoder_making_a_list_trains_a_multi_output_model(multilabel):
     assert not hasattr(PerLabelClassifier(per_label_model), "decision_function")
 
 
+class ColumnsAsNamedOutputs(ColumnsAsOutputs):
+    """The same columns as a dict keyed by the model's output names."""
+
+    def transform(self, y):
+        return {f"label_{i}": column for i, column in enumerate(super().transform(y))}
+
+
+class NamedOutputsClassifier(KerasClassifier):
+    @property
+    def target_encoder(self):
+        return ColumnsAsNamedOutputs()
+
+
+def test_target_encoder_making_a_dict_trains_the_named_outputs(multilabel):
+    X, y = multilabel
+    est = NamedOutputsClassifier(per_label_model, epochs=40, random_state=0).fit(X, y)
+    assert "dict of arrays" in est.fit_path_  # Model.fit: the engines take one target array
+    assert (est.predict(X) == y).mean() > 0.7
+
+
 def test_decision_function_is_there_with_the_default_encoder(multilabel):
     X, y = multilabel
     est = KerasClassifier(epochs=2, random_state=0)
