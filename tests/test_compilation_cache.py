@@ -39,7 +39,8 @@ SEARCH = textwrap.dedent("""
 
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
     search = GridSearchCV(
-        KerasClassifier(net, loss="binary_crossentropy", random_state=0, epochs=2),
+        # engine="fast": a search this small would otherwise train in NumPy, compiling nothing
+        KerasClassifier(net, loss="binary_crossentropy", random_state=0, epochs=2, engine="fast"),
         {"batch_size": [8, 16]}, cv=KFold(2),
     ).fit(X, y)
     print(json.dumps({"hits": len(hits), "traced": len(traced),
