@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from skkeras import KerasClassifier, packing
+from skkeras import KerasClassifier, _numpy_train, packing
 from skkeras import model_selection as skk
+
+
+@pytest.fixture(autouse=True)
+def compiled_runs(monkeypatch):
+    """Searches this small would train their runs in NumPy: these tests are about packs."""
+    monkeypatch.setattr(_numpy_train, "WORK_LIMIT", 0)
 
 # W1's runs: 100 epochs, 5 folds of 614 rows and the refit on 768, at batch sizes 10, 20, 40.
 W1_RUNS = [(100, -(-rows // batch)) for batch in (10, 20, 40) for rows in [614] * 5 + [768]]
