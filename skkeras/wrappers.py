@@ -142,10 +142,12 @@ class BaseWrapper(
     engine : {"auto", "fast", "keras"}, default="auto"
         How to train. ``"fast"`` runs each epoch as one compiled program that is
         reused across fits of the same architecture (:mod:`skkeras.engine`);
-        ``"keras"`` calls ``keras.Model.fit``; ``"auto"`` takes the fast path
-        wherever it applies and ``Model.fit`` elsewhere (a custom ``train_step``,
-        per-batch callbacks, stateful layers, ``fit__`` arguments Keras must see).
-        Both give the same numbers for the same seed.
+        ``"keras"`` calls ``keras.Model.fit``; ``"auto"`` trains a small job of a
+        small dense network in NumPy with Keras's formulas (``fit_path_ == "numpy"``),
+        takes the fast path wherever else it applies and ``Model.fit`` elsewhere (a
+        custom ``train_step``, per-batch or validation callbacks, stateful layers,
+        ``fit__`` arguments Keras must see). All give the same numbers for the same
+        seed, to float32 rounding.
     **kwargs
         Routed parameters (``model__*``, ``optimizer__*``, ``loss__*``,
         ``metrics__*``, ``callbacks__*``, ``fit__*``, ``predict__*``,
