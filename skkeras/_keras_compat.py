@@ -76,6 +76,13 @@ def compiled_metrics(model: keras.Model) -> tuple[Any, list[Any], list[Any]] | N
     return compiled, list(compiled._flat_metrics), list(compiled._flat_weighted_metrics)
 
 
+def flat_targets(compiled: Any, y: Any) -> list[Any]:
+    """``y`` as one entry per model output, in the order of the compiled metrics' lists
+    (a dict of targets is ordered by the output names, as Keras orders it)."""
+    flatten = getattr(compiled, "_flatten_y", None)
+    return list(flatten(y)) if flatten is not None else keras.tree.flatten(y)
+
+
 def compile_config_holder(model: keras.Model) -> Any:
     """The object in which a compiled model keeps its compile configuration."""
     return getattr(model, "_compile_config", None)

@@ -49,6 +49,8 @@ def packable(job: TrainingJob) -> bool:
         and not job.callbacks
         and job.validation_data is None
         and not job.verbose
+        and isinstance(job.y, np.ndarray)  # one target array (packs stack them per member)
+        and not isinstance(job.x, list | tuple)
         and not engine.blockers(job.model, job.callbacks, job.fit_kwargs, packed=True,
                                 n_samples=n_rows(job.x), batch_size=job.batch_size)
     )
@@ -345,6 +347,7 @@ def epoch_path_safe(job: TrainingJob) -> bool:
     the long run where a short one never gets)."""
     return (
         job.engine != "keras" and job.first_epoch == 0 and not job.callbacks
+        and job.y is not None and not isinstance(job.x, list | tuple)
         and not engine.blockers(job.model, job.callbacks, job.fit_kwargs,
                                 n_samples=n_rows(job.x), batch_size=job.batch_size)
     )

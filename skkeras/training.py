@@ -153,8 +153,9 @@ def _structure_blockers(job: TrainingJob) -> list[str]:
     """Reasons in the job's data (not its model) that keep it off the fast path."""
     if job.y is None:
         return ["no targets (y=None)"]
-    if not isinstance(job.y, np.ndarray):
-        return [f"targets as a {type(job.y).__name__} of arrays (multi-output)"]
+    targets = keras.tree.flatten(job.y)
+    if not all(isinstance(t, np.ndarray) and len(t) == n_rows(job.x) for t in targets):
+        return [f"targets as a {type(job.y).__name__} that is not arrays of one row each"]
     if isinstance(job.x, list | tuple):
         return [f"inputs as a {type(job.x).__name__} of arrays"]
     return []

@@ -101,8 +101,37 @@ class NamedOutputsClassifier(KerasClassifier):
 def test_target_encoder_making_a_dict_trains_the_named_outputs(multilabel):
     X, y = multilabel
     est = NamedOutputsClassifier(per_label_model, epochs=40, random_state=0).fit(X, y)
-    assert "dict of arrays" in est.fit_path_  # Model.fit: the engines take one target array
+    assert est.fit_path_ == "fast"  # several targets stay on the compiled path
     assert (est.predict(X) == y).mean() > 0.7
+
+
+def per_label_model_with_metrics(meta):
+    model = per_label_model(meta)
+    model.compile(keras.optimizers.Adam(0.05), ["binary_crossentropy"] * len(model.outputs),
+                  metrics=[["accuracy"]] * len(model.outputs))
+    return model
+
+
+@pytest.mark.parametrize("classifier", [PerLabelClassifier, NamedOutputsClassifier])
+def test_several_targets_train_on_the_fast_path_with_model_fits_numbers(multilabel, classifier):
+    """A target encoder's list or dict of arrays trains on the compiled path, giving
+    Model.fit's history and weights (a short last batch and sample weights included)."""
+    X, y = multilabel
+    weights = np.linspace(0.5, 1.5, len(X))
+    fits = {}
+    for engine in ("fast", "keras"):
+        est = classifier(per_label_model_with_metrics, epochs=3, batch_size=16, random_state=0,
+                         engine=engine)
+        fits[engine] = est.fit(X, y, sample_weight=weights)
+    assert fits["fast"].fit_path_ == "fast" and fits["keras"].fit_path_.startswith("keras")
+    assert set(fits["fast"].history_) == set(fits["keras"].history_)
+    for name, values in fits["keras"].history_.items():
+        np.testing.assert_allclose(fits["fast"].history_[name], values, rtol=1e-5, err_msg=name)
+    for ours, theirs in zip(fits["fast"].model_.get_weights(), fits["keras"].model_.get_weights(),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fits["fast"].predict_proba(X), fits["keras"].predict_proba(X),
+                               atol=1e-5)
 
 
 def test_decision_function_is_there_with_the_default_encoder(multilabel):

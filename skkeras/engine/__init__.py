@@ -154,7 +154,7 @@ def train_fast(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> dic
     short = n % batch_size if exact else 0
     key = architecture_key(model)
     if key is not None:
-        key += (f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|plan{max_batches}x{width}"
+        key += (f"|{_input_signature(x)}|y{_input_signature(y)}|plan{max_batches}x{width}"
                 f"|rows{rows}|xla{jit_compile}|short{short}")
     program = _program_for(model, key, jit_compile, (x, y, batch_size), short)
     # A program is shared by the fits of one architecture (on TensorFlow it trains
@@ -261,4 +261,5 @@ def _validation_inputs(validation_data: tuple[Any, ...] | None, batch_size: int)
     n = n_rows(x_val)
     rows = row_bucket(n)
     plan, n_batches = epoch_plan(np.arange(n), weights, batch_size, -(-rows // batch_size))
-    return (_device_data(x_val, np.asarray(y_val), rows), *_to_device(plan, n_batches))
+    y_val = keras.tree.map_structure(np.asarray, y_val)
+    return (_device_data(x_val, y_val, rows), *_to_device(plan, n_batches))

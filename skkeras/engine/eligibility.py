@@ -87,8 +87,12 @@ def _recurrent_without_dropout(layer: keras.Layer) -> bool:
 
 def needs_exact_batches(model: keras.Model) -> bool:
     """Whether a batch's shape or padding rows change the numbers: random layers draw
-    noise for the shape, batch normalisation averages over the rows."""
-    return has_random_layers(model) or any(
+    noise for the shape, batch normalisation averages over the rows, and on JAX a model
+    with several outputs weighs each output's loss tracker by the batch's static row
+    count (on TensorFlow, ``fit``'s batch dimension is unknown when traced, so every
+    batch weighs the same there, as padded batches do)."""
+    several_outputs = len(getattr(model, "outputs", None) or ()) > 1
+    return has_random_layers(model) or (several_outputs and backend_name() == "jax") or any(
         isinstance(layer, keras.layers.BatchNormalization)
         for layer in _keras_compat.flatten_layers(model)
     )

@@ -157,6 +157,9 @@ def _keras_only(config: Any) -> bool:
 
 
 def _input_signature(x: Any) -> str:
+    """Shapes (without rows) and dtypes of an array, or of a dict or list of arrays."""
     if isinstance(x, Mapping):
         return repr(sorted((k, a.shape[1:], str(a.dtype)) for k, a in x.items()))
+    if isinstance(x, list | tuple):
+        return repr([(a.shape[1:], str(a.dtype)) for a in x])
     return repr((x.shape[1:], str(x.dtype)))

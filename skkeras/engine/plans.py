@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _keras_compat, _runtime
 from .._jax_init import numpy_initializers
+from ..inputs import n_rows
 from ..seeding import epoch_permutation
 
 if TYPE_CHECKING:
@@ -34,11 +35,12 @@ def row_bucket(n: int) -> int:
     return -(-n // ROW_BUCKET) * ROW_BUCKET
 
 
-def padded_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, np.ndarray]:
-    return keras.tree.map_structure(lambda a: pad_rows(a, rows), x), pad_rows(y, rows)
+def padded_data(x: Any, y: Any, rows: int) -> tuple[Any, Any]:
+    """``x`` and ``y`` (arrays, or dicts/lists of them) padded with zero rows up to ``rows``."""
+    return keras.tree.map_structure(lambda a: pad_rows(np.asarray(a), rows), (x, y))
 
 
-def _device_data(x: Any, y: np.ndarray, rows: int) -> tuple[Any, Any]:
+def _device_data(x: Any, y: Any, rows: int) -> tuple[Any, Any]:
     return keras.tree.map_structure(keras.ops.convert_to_tensor, padded_data(x, y, rows))
 
 
@@ -124,12 +126,11 @@ def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
     _runtime.bump_weights_generation()
 
 
-def prepare(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) -> None:
-    """Create the optimizer, loss and metric variables fit would create."""
-    sample = (
-        keras.tree.map_structure(lambda a: a[:batch_size], x), y[:batch_size],
-        np.ones(min(batch_size, len(y)), dtype=np.float32),
-    )
+def prepare(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
+    """Create the optimizer, loss and metric variables fit would create (``y``: an array,
+    or a dict/list of arrays for a model with several outputs)."""
+    first = keras.tree.map_structure(lambda a: a[:batch_size], (x, y))
+    sample = (*first, np.ones(min(batch_size, n_rows(x)), dtype=np.float32))
     with numpy_initializers():  # zeros without compiling, on JAX (skkeras._jax_init)
         _keras_compat.symbolic_build(model, sample)
         if not model.optimizer.built:

@@ -76,7 +76,7 @@ def jax_program_for(model: keras.Model, x: Any, y: np.ndarray, batch_size: int) 
     """The (cached) JAX program for models like ``model``: its pure functions serve packs."""
     key = architecture_key(model)
     if key is not None:
-        key += f"|{_input_signature(x)}|y{y.shape[1:]}{y.dtype}|pure"
+        key += f"|{_input_signature(x)}|y{_input_signature(y)}|pure"
     return _program_for(model, key, True, (x, y, batch_size))
 
 
@@ -97,20 +97,21 @@ def _update_metrics(template: keras.Model, loss, rows, y, y_pred, mask, weight) 
         compiled.build(y, y_pred)
         found = _keras_compat.compiled_metrics(template)
     _, plain, weighted = found
-    for metric in plain:
+    # One metrics list per model output, as Keras's CompileMetrics pairs them.
+    targets, predictions = _keras_compat.flat_targets(compiled, y), keras.tree.flatten(y_pred)
+    for metric, y_true, y_out in zip(plain, targets, predictions, strict=False):
         if metric:
-            metric.update_state(y, y_pred, sample_weight=mask)
-    for metric in weighted:
+            metric.update_state(y_true, y_out, sample_weight=mask)
+    for metric, y_true, y_out in zip(weighted, targets, predictions, strict=False):
         if metric:
-            metric.update_state(y, y_pred, sample_weight=weight)
+            metric.update_state(y_true, y_out, sample_weight=weight)
 
 
 def _take_batch(data, plan, b):
     x_all, y_all = data
     index, loss_weight, metric_weight, mask, rows = plan
     rows_b = index[b]
-    x = keras.tree.map_structure(lambda a: keras.ops.take(a, rows_b, axis=0), x_all)
-    y = keras.ops.take(y_all, rows_b, axis=0)
+    x, y = keras.tree.map_structure(lambda a: keras.ops.take(a, rows_b, axis=0), (x_all, y_all))
     return x, y, loss_weight[b], metric_weight[b], mask[b], rows[b]
 
 
@@ -119,8 +120,8 @@ def _short_batch(batch, rows: int):
     a last batch of that many rows: its real shape, and the loss weighted by the sample
     weights alone (no ``batch_size / rows`` scaling: the reduction divides by ``rows``)."""
     x, y, _, metric_weight, mask, n = batch
-    x = keras.tree.map_structure(lambda a: a[:rows], x)
-    return x, y[:rows], metric_weight[:rows], metric_weight[:rows], mask[:rows], n
+    x, y = keras.tree.map_structure(lambda a: a[:rows], (x, y))
+    return x, y, metric_weight[:rows], metric_weight[:rows], mask[:rows], n
 
 
 def _training_kwargs(model: keras.Model, training: bool) -> dict[str, bool]:
