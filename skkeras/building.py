@@ -347,6 +347,19 @@ def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.call
     return made
 
 
+def _same_settings(ours: Any, theirs: Any) -> bool:
+    """Whether two optimizer (or loss) objects are of one class with one configuration."""
+    if ours is None or theirs is None or type(ours) is not type(theirs):
+        return False
+    try:
+        configs = [dict(obj.get_config()) for obj in (ours, theirs)]
+    except Exception:  # no configuration to compare: assume not
+        return False
+    for config in configs:
+        config.pop("name", None)
+    return configs[0] == configs[1]
+
+
 def compile_model(
     model: keras.Model, compile_kwargs: Mapping[str, Any], routed: Sequence[str] = ()
 ) -> keras.Model:
@@ -368,7 +381,13 @@ def compile_model(
             )
     if not model.compiled:
         model.compile(**compile_kwargs)
-    elif routed:
+        return model
+    # A builder that compiled with compile_kwargs' optimizer or loss passed the routed
+    # settings on (scikeras's builders do: optimizer=compile_kwargs["optimizer"]).
+    used = {name for name in ("optimizer", "loss")
+            if _same_settings(getattr(model, name, None), compile_kwargs.get(name))}
+    routed = [name for name in routed if name.split("__", 1)[0] not in used]
+    if routed:
         warnings.warn(
             f"{sorted(routed)} have no effect: the model builder compiled the model "
             "itself. Return an uncompiled model, or accept compile_kwargs and pass "

@@ -1,5 +1,7 @@
 """The fast training path gives Model.fit's numbers, reuses programs, and falls back safely."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -156,6 +158,23 @@ def test_routed_compile_parameters_warn_when_the_builder_compiles(binary_data):
     X, y = binary_data
     with pytest.warns(UserWarning, match="optimizer__learning_rate.*no effect"):
         KerasClassifier(small_net, epochs=1, optimizer__learning_rate=0.1).fit(X, y)
+
+
+def test_no_warning_when_the_builder_compiles_with_the_routed_optimizer(binary_data):
+    """scikeras's builders compile with compile_kwargs["optimizer"]: the routed rate reaches it."""
+    X, y = binary_data
+
+    def builder(meta, compile_kwargs):
+        model = keras.Sequential([keras.Input((meta["n_features_in_"],)),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer=compile_kwargs["optimizer"])
+        return model
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*no effect")
+        net = KerasClassifier(builder, epochs=1, optimizer="adam",
+                              optimizer__learning_rate=0.005).fit(X, y)
+    assert float(net.model_.optimizer.learning_rate) == pytest.approx(0.005)
 
 
 def test_per_batch_callbacks_fall_back_to_model_fit(binary_data):
