@@ -17,7 +17,7 @@ predicted with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import keras
@@ -67,14 +67,20 @@ _IDENTITY_LAYERS = (
 )
 
 
-def _activation(function: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    for name, numpy_function in ACTIVATIONS.items():
+def keras_activation_name(function: Any, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that Keras resolves to ``function`` (None if none does)."""
+    for name in names:
         try:
             if keras.activations.get(name) is function:
-                return numpy_function
+                return name
         except ValueError:  # not in this Keras version
             continue
     return None
+
+
+def _activation(function: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    name = keras_activation_name(function, ACTIVATIONS)
+    return None if name is None else ACTIVATIONS[name]
 
 
 class Plan:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import special
 
 from . import _keras_compat
+from ._numpy_forward import keras_activation_name
 
 _EPS = np.float32(keras.config.epsilon())
 F32 = np.float32
@@ -55,13 +56,7 @@ _ACTIVATIONS["silu"] = _ACTIVATIONS["swish"]
 
 
 def _activation_name(function: Any) -> str | None:
-    for name in _ACTIVATIONS:
-        try:
-            if keras.activations.get(name) is function:
-                return name
-        except ValueError:  # not in this Keras version
-            continue
-    return None
+    return keras_activation_name(function, _ACTIVATIONS)
 
 
 #: Keras metric functions the executor computes: name -> per-row values(y, y_pred).
