@@ -8,11 +8,14 @@ the noise and dropout layers (identities in inference), ``BatchNormalization``,
 ``Normalization`` and ``Flatten``; and every activation is one of Keras's own
 (:data:`ACTIVATIONS`). Anything else gets no plan, and the caller compiles.
 
-The input is rounded to float32 (as Keras casts it), the layers compute in
-float64, and the output is rounded to float32: float64 sums are too precise for
-the order of accumulation (which BLAS chooses by the number of rows) to show in
-the float32 result, so a row's prediction does not depend on which rows it is
-predicted with.
+The input is rounded to float32 (as Keras casts it) and every step's result is
+rounded to float32, as Keras's float32 ops round theirs: a ``Dense`` layer's
+product is summed in float64 and rounded, then its bias is added and rounded,
+then its activation. A layer of one input unit thus gives Keras's numbers bit
+for bit; wider sums are correctly rounded where Keras's float32 accumulation may
+differ in the last bit. Float64 sums are too precise for the order of
+accumulation (which BLAS chooses by the number of rows) to show in the float32
+result, so a row's prediction does not depend on which rows it is predicted with.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class Plan:
     def __call__(self, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
         h = np.asarray(x, dtype=np.float32).astype(np.float64)
         for step in self.steps:
-            h = step(weights, h)
+            h = _float32(step(weights, h))
         return h.astype(np.float32)
 
 
@@ -142,6 +145,11 @@ def _chain(model: keras.Model) -> list[Any] | None:
         if previous is not model.outputs[0]:
             return None
     return layers
+
+
+def _float32(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded to float32 values (kept in float64, for the float64 sums that follow)."""
+    return a.astype(np.float32).astype(np.float64)
 
 
 def _SKIP(weights: list[np.ndarray], h: np.ndarray) -> np.ndarray:  # noqa: N802
@@ -196,8 +204,8 @@ def _dense(layer: Any, index: dict[int, int]) -> Step | None:
     bias = index[id(layer.bias)] if layer.use_bias else None
 
     def affine(w: list[np.ndarray], h: np.ndarray) -> np.ndarray:
-        out = h @ w[kernel]
-        return out if bias is None else out + w[bias]
+        out = _float32(h @ w[kernel])  # rounded before the bias, as Keras's matmul is
+        return out if bias is None else _float32(out + w[bias])
 
     return _with_activation(affine, layer.activation)
 
