@@ -8,10 +8,11 @@ the noise and dropout layers (identities in inference), ``BatchNormalization``,
 ``Normalization`` and ``Flatten``; and every activation is one of Keras's own
 (:data:`ACTIVATIONS`). Anything else gets no plan, and the caller compiles.
 
-The input is rounded to float32 (as Keras casts it) and every step's result is
-rounded to float32, as Keras's float32 ops round theirs: a ``Dense`` layer's
-product is summed in float64 and rounded, then its bias is added and rounded,
-then its activation. A layer of one input unit thus gives Keras's numbers bit
+Values pass between steps in float32, as in Keras, and each step rounds its
+result to float32 as Keras's float32 ops round theirs: a ``Dense`` layer's
+product is summed in float64 and rounded, then its bias is added in float32,
+then its activation applied (exact ones such as ``relu`` in float32, the others
+in float64 and rounded). A layer of one input unit thus gives Keras's numbers bit
 for bit; wider sums are correctly rounded where Keras's float32 accumulation may
 differ in the last bit. Float64 sums are too precise for the order of
 accumulation (which BLAS chooses by the number of rows) to show in the float32
@@ -81,9 +82,21 @@ def keras_activation_name(function: Any, names: Iterable[str]) -> str | None:
     return None
 
 
+#: Activations whose float32 result is exact (no rounding of their own): run in float32.
+_EXACT_IN_FLOAT32 = frozenset({"linear", "relu", "relu6", "leaky_relu"})
+
+
 def _activation(function: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The NumPy activation Keras resolves ``function`` to, from float32 to float32."""
     name = keras_activation_name(function, ACTIVATIONS)
-    return None if name is None else ACTIVATIONS[name]
+    if name is None:
+        return None
+    if name == "linear":
+        return _as_float32
+    activation = ACTIVATIONS[name]
+    if name in _EXACT_IN_FLOAT32:
+        return lambda h: _as_float32(activation(h))
+    return lambda h: _as_float32(activation(h.astype(np.float64)))
 
 
 class Plan:
@@ -96,10 +109,10 @@ class Plan:
         self.reads_variables_only = reads_variables_only
 
     def __call__(self, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-        h = np.asarray(x, dtype=np.float32).astype(np.float64)
+        h = np.asarray(x, dtype=np.float32)
         for step in self.steps:
-            h = _float32(step(weights, h))
-        return h.astype(np.float32)
+            h = _as_float32(step(weights, h))
+        return h
 
 
 def plan(model: keras.Model, variables: Sequence[Any]) -> Plan | None:
@@ -147,9 +160,9 @@ def _chain(model: keras.Model) -> list[Any] | None:
     return layers
 
 
-def _float32(a: np.ndarray) -> np.ndarray:
-    """``a`` rounded to float32 values (kept in float64, for the float64 sums that follow)."""
-    return a.astype(np.float32).astype(np.float64)
+def _as_float32(a: np.ndarray) -> np.ndarray:
+    """``a`` rounded to float32 (no copy if it is float32 already)."""
+    return a.astype(np.float32, copy=False)
 
 
 def _SKIP(weights: list[np.ndarray], h: np.ndarray) -> np.ndarray:  # noqa: N802
@@ -175,10 +188,10 @@ def _step(layer: Any, index: dict[int, int]) -> Step | None:
         return lambda w, h: np.where(h >= 0, h, slope * h)
     if kind == "ELU":
         alpha = float(layer.alpha)
-        return lambda w, h: np.where(h > 0, h, alpha * np.expm1(h))
+        return lambda w, h: np.where(h > 0, h, alpha * np.expm1(h.astype(np.float64)))
     if kind == "Softmax":
         axis = layer.axis
-        return lambda w, h: _softmax(h, axis=axis)
+        return lambda w, h: _softmax(h.astype(np.float64), axis=axis)
     if kind == "Flatten":
         return lambda w, h: h.reshape(len(h), -1)
     if kind == "BatchNormalization":
@@ -204,8 +217,9 @@ def _dense(layer: Any, index: dict[int, int]) -> Step | None:
     bias = index[id(layer.bias)] if layer.use_bias else None
 
     def affine(w: list[np.ndarray], h: np.ndarray) -> np.ndarray:
-        out = _float32(h @ w[kernel])  # rounded before the bias, as Keras's matmul is
-        return out if bias is None else _float32(out + w[bias])
+        # Summed in float64 and rounded before the bias, as Keras's matmul rounds.
+        out = _as_float32(h.astype(np.float64) @ w[kernel].astype(np.float64))
+        return out if bias is None else out + _as_float32(w[bias])
 
     return _with_activation(affine, layer.activation)
 
