@@ -51,7 +51,7 @@ BACKENDS = ("tensorflow", "jax")
 #: Distributions whose versions the report shows.
 VERSIONED = (
     "skkeras", "keras", "tensorflow", "jax", "jaxlib", "scikit-learn", "scikeras", "numpy",
-    "pandas", "psutil",
+    "pandas", "psutil", "torch", "skorch",
 )
 
 
@@ -70,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workloads", default=",".join(WORKLOADS),
         help=f"comma-separated workloads (default: all: {','.join(WORKLOADS)})",
     )
+    installed = [name for name, system in SYSTEMS.items() if system.available()]
     parser.add_argument(
-        "--systems", default=",".join(SYSTEMS),
-        help=f"comma-separated systems (default: all: {','.join(SYSTEMS)}; "
-        "also keras.wrappers, sklearn)",
+        "--systems", default=",".join(installed),
+        help=f"comma-separated systems (default: all installed: {','.join(installed)}; "
+        f"all: {','.join(SYSTEMS)}; also keras.wrappers, sklearn; skorch needs "
+        "`pip install torch skorch`)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per system and workload (default 3)")
     parser.add_argument(
@@ -134,6 +136,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         baseline = resolve_system(args.baseline).name
     except ValueError as exc:
         parser.error(str(exc))
+    missing = [f"{s.name} (needs {', '.join(s.requires)})" for s in systems if not s.available()]
+    if missing:
+        parser.error(f"--systems: not installed: {'; '.join(missing)}")
     if not workloads or not systems:
         parser.error("give at least one workload and one system")
     if args.repeat < 1:

@@ -1,4 +1,4 @@
-"""The systems compared: skkeras, scikeras, Keras's own wrappers and scikit-learn's MLP.
+"""The systems compared: skkeras, scikeras, Keras's own wrappers, scikit-learn's MLP and skorch.
 
 Every system builds the same estimator for a workload (same network, seed,
 epochs and batch size), each through its own public API, the way a user would:
@@ -17,6 +17,7 @@ epochs and batch size), each through its own public API, the way a user would:
   layers, ReLU, Adam (learning rate 1e-3), no L2 penalty (``alpha=0``, as the
   Keras networks), ``max_iter`` in place of ``epochs`` and the tolerance-based
   early stop switched off, so that it runs exactly ``max_iter`` epochs.
+- ``skorch``: PyTorch networks of the same layers (:mod:`benchmarks.skorch_system`).
 
 Nothing heavy is imported until a system builds an estimator.
 """
@@ -54,6 +55,15 @@ class System:
     #: The Keras backend its subprocesses run on, whatever ``--backend`` says (None: that one),
     #: so that one run can put skkeras on TensorFlow and on JAX side by side.
     backend: str | None = None
+    #: Modules it needs beyond skkeras's own dependencies and the ``bench`` extra; a system
+    #: missing one is left out of the default ``--systems`` (see :meth:`available`).
+    requires: tuple[str, ...] = ()
+
+    def available(self) -> bool:
+        """Whether every module in :attr:`requires` is installed (nothing is imported)."""
+        import importlib.util
+
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         """The Pima classifier (Dense 12-8-1 or its equivalent)."""
@@ -333,6 +343,10 @@ SYSTEMS: dict[str, System] = {
         KerasWrappersSystem(), MLPSystem()
     )
 }
+
+from benchmarks.skorch_system import SkorchSystem  # noqa: E402 (it imports this module)
+
+SYSTEMS[SkorchSystem.name] = SkorchSystem()
 
 #: Other spellings accepted on the command line.
 ALIASES: dict[str, str] = {

@@ -7,6 +7,7 @@ TensorFlow in the fresh subprocesses. The other tests here need no subprocess.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sklearn.model_selection import ParameterGrid
 
@@ -123,7 +125,11 @@ def test_script_entry_point_help() -> None:
 def test_options_defaults_aliases_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     options = parse_options([])
     assert [w.name for w in options.workloads] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
-    assert [s.name for s in options.systems] == list(SYSTEMS)
+    # Every system whose extra modules are installed (skorch needs torch and skorch).
+    installed = [name for name, system in SYSTEMS.items()
+                 if all(importlib.util.find_spec(m) is not None for m in system.requires)]
+    assert [s.name for s in options.systems] == installed
+    assert {"skkeras", "scikeras", "mlp"} <= set(installed) and "skorch" in SYSTEMS
     assert options.repeat == 3 and not options.quick and options.backend == "tensorflow"
     assert options.out == Path("bench-results")
 
@@ -255,3 +261,28 @@ def test_seed_comparison_runs_both_trainers() -> None:
         assert line.strip().startswith(name + ":")
         score = float(line.split("mean")[1])
         assert 0.3 < score <= 1.0
+
+
+def test_skorch_competitor_trains_the_same_layers_in_a_pipeline() -> None:
+    """The skorch system (an optional competitor: torch and skorch are not skkeras's
+    dependencies) fits a scaled pipeline, searches its epochs, and gives two-column
+    probabilities and a 1-D regression like scikit-learn's estimators."""
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    system = resolve_system("skorch")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = (X[:, 0] > 0).astype(int)
+    pipe = Pipeline([("scale", StandardScaler()), ("net", system.classifier(3, 16))])
+    pipe = clone(pipe).set_params(**{"net__max_epochs": 2}).fit(X, y)
+    proba = system.proba(pipe, X)
+    assert proba.shape == (60, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert len(pipe[-1].history) == 2  # max_epochs epochs, no hold-out split
+    assert [tuple(p.shape) for p in pipe[-1].module_.parameters()] == [
+        (12, 5), (12,), (8, 12), (8,), (1, 8), (1,)]
+    reg = system.regressor(2, 16).fit(X, X[:, 1])
+    assert reg.predict(X).shape == (60,)
