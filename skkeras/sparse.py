@@ -4,14 +4,22 @@ A ``TfidfVectorizer`` or a ``OneHotEncoder`` of many categories before the netwo
 gives a matrix whose dense form may not fit in memory. Keras layers take dense
 tensors, so each batch is made dense just before the model sees it:
 
-- training runs on ``keras.Model.fit`` over :class:`SparseBatches`, a
-  ``keras.utils.PyDataset`` that densifies each batch (the fast engine puts the
-  whole training set on the device, which is what sparse input must avoid);
+- on the fast path (:mod:`skkeras.engine`), the matrix's rows go to the device in
+  a fixed-shape sparse form (:mod:`skkeras.engine.sparse_rows`: per row, the column
+  indices and values of its nonzeros) and the compiled epoch makes each batch
+  dense as it draws it; ``fit_path_`` says ``"fast"``. Not when that form is
+  large (over 64 MB) and would outweigh the dense matrix or pad one long row's
+  length onto every row (see :func:`skkeras.engine.sparse_rows.blockers`), nor
+  for inputs given as a list, nor where the fast path does not apply to the model:
+- there training runs on ``keras.Model.fit`` over :class:`SparseBatches`, a
+  ``keras.utils.PyDataset`` that densifies each batch on the host (same seeded
+  batch order), and ``fit_path_`` names the reason;
 - :func:`predict_batches` runs the model forward batch by batch;
 - :func:`dense_rows` is the densifying counterpart of
   :func:`skkeras.inputs.take_rows`.
 
-Dicts and lists of inputs may mix sparse and dense arrays.
+Dicts of inputs may mix sparse and dense arrays, on either path. The NumPy
+executor (``engine="auto"``'s choice for small dense jobs) does not take sparse X.
 """
 
 from __future__ import annotations
@@ -26,12 +34,8 @@ import scipy.sparse
 from .seeding import epoch_permutation
 
 __all__ = [
-    "FAST_PATH_BLOCKER", "SparseBatches", "dense_rows", "fit_on_batches", "is_sparse_input",
-    "predict_batches",
+    "SparseBatches", "dense_rows", "fit_on_batches", "is_sparse_input", "predict_batches",
 ]
-
-#: Why the fast engine does not train on sparse X (reported by ``fit_path_``/the log).
-FAST_PATH_BLOCKER = "sparse X (densified one batch at a time on Model.fit)"
 
 
 def _parts(x: Any) -> list[Any]:

@@ -176,18 +176,17 @@ def choose_path(job: TrainingJob) -> str:
         return OWN_FIT
     if job.engine == "keras":
         return "keras: engine='keras'"
-    if sparse.is_sparse_input(job.x):
-        reasons = [sparse.FAST_PATH_BLOCKER]
-    else:
-        reasons = _structure_blockers(job) or fast_engine.blockers(
-            job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
-            batch_size=job.batch_size,
-        )
+    reasons = _structure_blockers(job) or fast_engine.sparse_blockers(job.x) or fast_engine.blockers(
+        job.model, job.callbacks, job.fit_kwargs, n_samples=n_rows(job.x),
+        batch_size=job.batch_size,
+    )
     if job.engine == "fast" and reasons:
         raise ValueError("engine='fast' cannot train this model: " + "; ".join(reasons) + ".")
     if reasons:
         return "keras: " + "; ".join(reasons)
-    if job.engine == "auto" and _numpy_train.use_numpy(job)[0]:
+    # The NumPy executor takes dense arrays only: sparse X trains compiled (its rows
+    # stay sparse on the device, made dense one batch at a time).
+    if job.engine == "auto" and not sparse.is_sparse_input(job.x) and _numpy_train.use_numpy(job)[0]:
         return "numpy"
     return "fast"
 

@@ -23,7 +23,8 @@ says why, and the caller falls back to ``Model.fit``.
 
 The package: :mod:`.eligibility` (what the fast path can train), :mod:`.keys`
 (program keys), :mod:`.programs` (the compiled epochs on JAX and TensorFlow, and
-their cache), :mod:`.plans` (batch plans and padding); this module runs a fit.
+their cache), :mod:`.plans` (batch plans and padding), :mod:`.sparse_rows` (sparse X
+kept sparse on the device, made dense a batch at a time); this module runs a fit.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from .programs import (
     clear_program_cache,
     jax_program_for,
 )
+from .sparse_rows import blockers as sparse_blockers
 
 if TYPE_CHECKING:
     from ..training import TrainingJob
@@ -107,6 +109,7 @@ __all__ = [
     "prepare",
     "renamed",
     "row_bucket",
+    "sparse_blockers",
     "train_fast",
 ]
 

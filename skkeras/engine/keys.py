@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import keras
+import scipy.sparse
 
 from .. import _keras_compat
 from ..building import without_tensorflow_lookup
+from .sparse_rows import signature
 
 if TYPE_CHECKING:
     pass
@@ -157,9 +159,14 @@ def _keras_only(config: Any) -> bool:
 
 
 def _input_signature(x: Any) -> str:
-    """Shapes (without rows) and dtypes of an array, or of a dict or list of arrays."""
-    if isinstance(x, Mapping):
-        return repr(sorted((k, a.shape[1:], str(a.dtype)) for k, a in x.items()))
+    """Shapes (without rows) and dtypes of an array, or of a dict or list of arrays; for a
+    sparse matrix, its dense width, ELL width and dtype (:func:`.sparse_rows.signature`)."""
+    if isinstance(x, Mapping) and not scipy.sparse.issparse(x):
+        return repr(sorted((k, _one_signature(a)) for k, a in x.items()))
     if isinstance(x, list | tuple):
-        return repr([(a.shape[1:], str(a.dtype)) for a in x])
-    return repr((x.shape[1:], str(x.dtype)))
+        return repr([_one_signature(a) for a in x])
+    return repr(_one_signature(x))
+
+
+def _one_signature(a: Any) -> Any:
+    return signature(a) if scipy.sparse.issparse(a) else (a.shape[1:], str(a.dtype))

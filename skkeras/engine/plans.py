@@ -3,16 +3,19 @@ metric weights, padding masks), padded data, and the variables a fit creates."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+import scipy.sparse
 
 from .. import _keras_compat, _runtime
 from .._jax_init import numpy_initializers
 from ..inputs import n_rows
 from ..seeding import epoch_permutation
+from ..sparse import dense_rows, is_sparse_input
+from .sparse_rows import sparse_rows
 
 if TYPE_CHECKING:
     pass
@@ -37,11 +40,27 @@ def row_bucket(n: int) -> int:
 
 def padded_data(x: Any, y: Any, rows: int) -> tuple[Any, Any]:
     """``x`` and ``y`` (arrays, or dicts/lists of them) padded with zero rows up to ``rows``."""
+    if is_sparse_input(x):
+        raise ValueError("sparse X has no padded dense form: the fast path keeps its rows "
+                         "sparse on the device (skkeras.engine.sparse_rows).")
     return keras.tree.map_structure(lambda a: pad_rows(np.asarray(a), rows), (x, y))
 
 
 def _device_data(x: Any, y: Any, rows: int) -> tuple[Any, Any]:
-    return keras.tree.map_structure(keras.ops.convert_to_tensor, padded_data(x, y, rows))
+    """``x`` and ``y`` padded up to ``rows`` on the device; sparse parts of ``x`` as
+    :class:`~skkeras.engine.sparse_rows.SparseRows`, made dense a batch at a time."""
+    def part(a: Any) -> Any:
+        if a is None:
+            return None
+        if scipy.sparse.issparse(a):
+            return keras.tree.map_structure(keras.ops.convert_to_tensor, sparse_rows(a, rows))
+        if isinstance(a, Mapping):
+            return {name: part(value) for name, value in a.items()}
+        if isinstance(a, list | tuple):
+            return type(a)(part(value) for value in a)
+        return keras.ops.convert_to_tensor(pad_rows(np.asarray(a), rows))
+
+    return part(x), part(y)
 
 
 def epoch_plan(
@@ -129,7 +148,8 @@ def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
 def prepare(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
     """Create the optimizer, loss and metric variables fit would create (``y``: an array,
     or a dict/list of arrays for a model with several outputs)."""
-    first = keras.tree.map_structure(lambda a: a[:batch_size], (x, y))
+    first = (dense_rows(x, slice(0, batch_size)),
+             keras.tree.map_structure(lambda a: a[:batch_size], y))
     sample = (*first, np.ones(min(batch_size, n_rows(x)), dtype=np.float32))
     with numpy_initializers():  # zeros without compiling, on JAX (skkeras._jax_init)
         _keras_compat.symbolic_build(model, sample)

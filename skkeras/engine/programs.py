@@ -15,6 +15,7 @@ from ..seeding import scoped_seed
 from .eligibility import backend_name
 from .keys import _input_signature, architecture_key
 from .plans import assign_values, prepare
+from .sparse_rows import take
 
 #: Compiled programs kept for reuse (least recently used dropped first).
 PROGRAM_CACHE_SIZE = 16
@@ -111,7 +112,7 @@ def _take_batch(data, plan, b):
     x_all, y_all = data
     index, loss_weight, metric_weight, mask, rows = plan
     rows_b = index[b]
-    x, y = keras.tree.map_structure(lambda a: keras.ops.take(a, rows_b, axis=0), (x_all, y_all))
+    x, y = take(x_all, rows_b), take(y_all, rows_b)  # sparse parts of x made dense here
     return x, y, loss_weight[b], metric_weight[b], mask[b], rows[b]
 
 
