@@ -23,6 +23,12 @@ _EPS = np.float32(keras.config.epsilon())
 F32 = np.float32
 
 
+def _clip(x: np.ndarray, low: np.float32, high: np.float32) -> np.ndarray:
+    """``np.clip`` (the same values) without its Python wrapper, a few microseconds
+    a call that a step of a small net feels."""
+    return np.minimum(np.maximum(x, low), high)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return special.expit(z)
 
@@ -99,18 +105,29 @@ def _flat(values: Sequence[np.ndarray]) -> np.ndarray:
 
 # ---------------------------------------------------------------- the optimizer
 class Optimizer:
-    """Keras's update formula for one optimizer, over the flat parameter vector."""
+    """Keras's update formula for one optimizer configuration, over a stack of flat
+    parameter vectors (runs x parameters): each run keeps its own slots and iteration
+    count (see :mod:`skkeras._numpy_runs`)."""
 
-    def __init__(self, optimizer: Any, net: Any, value: Callable[[Any], np.ndarray]) -> None:
-        self.optimizer, self.kind = optimizer, type(optimizer).__name__
+    def __init__(self, optimizers: Sequence[Any], net: Any,
+                 values: Sequence[Callable[[Any], np.ndarray]]) -> None:
+        """``optimizers``: each run's Keras optimizer (one configuration); ``values``:
+        each run's reader of its starting values."""
+        optimizer, value = optimizers[0], values[0]
+        self.optimizers, self.kind = list(optimizers), type(optimizer).__name__
         config = optimizer.get_config()
         self.config = config
         self.lr = F32(value(optimizer.learning_rate))
-        self.iterations = int(value(optimizer.iterations))
+        self.iterations = np.array([int(read(o.iterations)) for o, read in zip(optimizers, values, strict=True)],
+                                   dtype=np.int64)
         self.wd = F32(config["weight_decay"]) if config.get("weight_decay") else None
-        self.slots = {name: _flat([value(v) for v in _keras_compat.optimizer_slots(optimizer, name)])
-                      for name in self._slot_names()}
-        self._alphas: tuple[int, np.ndarray | None] = (0, None)
+        self.slots = {
+            name: np.stack([_flat([read(v) for v in _keras_compat.optimizer_slots(o, name)])
+                            for o, read in zip(optimizers, values, strict=True)])
+            for name in self._slot_names()
+        }
+        self._alphas: tuple[int, np.ndarray] = (0, np.zeros((0, 1), F32))
+        self._slot_views: dict[int, dict[str, np.ndarray]] = {}  # the first k runs' slots
 
     def _slot_names(self) -> list[str]:
         c = self.config
@@ -123,28 +140,35 @@ class Optimizer:
                     + (["_average_gradients"] if c["centered"] else []))
         return ["_accumulators"]
 
-    def write_back(self, net: Any) -> list[tuple[Any, np.ndarray]]:
-        pairs = [(self.optimizer.iterations, np.asarray(self.iterations, dtype="int64"))]
+    def write_back(self, net: Any, run: int = 0) -> list[tuple[Any, np.ndarray]]:
+        """(variable, value) pairs of run ``run``'s optimizer."""
+        optimizer = self.optimizers[run]
+        pairs = [(optimizer.iterations, np.asarray(self.iterations[run], dtype="int64"))]
         for name, flat in self.slots.items():
-            variables = _keras_compat.optimizer_slots(self.optimizer, name)
-            pairs += list(zip(variables, net.views(flat), strict=True))
+            variables = _keras_compat.optimizer_slots(optimizer, name)
+            pairs += [(v, a[0]) for v, a in
+                      zip(variables, net.views(flat[run:run + 1]), strict=True)]
         return pairs
 
-    def _adam_alpha(self) -> np.float32:
-        """Adam's step size at this iteration, ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``
-        in float32, computed for 1024 iterations at a time."""
-        start, alphas = self._alphas
-        if alphas is None or not start <= self.iterations < start + len(alphas):
-            c, lr = self.config, self.lr
-            t = (np.arange(1024) + self.iterations + 1).astype(F32)
-            b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
-            alphas = lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t)
-            start = self.iterations
-            self._alphas = (start, alphas)
-        return alphas[self.iterations - start]
+    def reserve(self, steps: int) -> None:
+        """Prepare for up to ``steps`` more updates of each run: Adam's step sizes
+        ``lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`` (float32) at every iteration
+        ``t`` the runs reach, as a column to index by run."""
+        if self.kind not in ("Adam", "AdamW"):
+            return
+        c, lr = self.config, self.lr
+        start = int(self.iterations.min())
+        t = (np.arange(int(self.iterations.max()) - start + steps + 1) + start + 1).astype(F32)
+        b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
+        self._alphas = (start, (lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t))[:, None])
 
-    def step(self, w: np.ndarray, g: np.ndarray) -> None:
-        c, lr, s = self.config, self.lr, self.slots
+    def step(self, w: np.ndarray, g: np.ndarray, k: int) -> None:
+        """One update of the first ``k`` runs (``w``, ``g``: their flat values and
+        gradients), within the steps :meth:`reserve` prepared for."""
+        c, lr = self.config, self.lr
+        s = self._slot_views.get(k)
+        if s is None:
+            s = self._slot_views[k] = {name: flat[:k] for name, flat in self.slots.items()}
         if self.wd is not None:
             w -= w * self.wd * lr
         if self.kind == "SGD":
@@ -159,7 +183,8 @@ class Optimizer:
             else:
                 w -= g * lr
         elif self.kind in ("Adam", "AdamW"):
-            alpha = self._adam_alpha()
+            start, alphas = self._alphas
+            alpha = alphas[self.iterations[:k] - start]  # each run's, as a (k, 1) column
             m, v = s["_momentums"], s["_velocities"]
             m += (g - m) * F32(1 - c["beta_1"])
             v += (np.square(g) - v) * F32(1 - c["beta_2"])
@@ -188,7 +213,7 @@ class Optimizer:
             acc = s["_accumulators"]
             acc += np.square(g)
             w -= (lr * g) / np.sqrt(acc + F32(c["epsilon"]))
-        self.iterations += 1
+        self.iterations[:k] += 1
 
 
 # ---------------------------------------------------------------- the loss
@@ -228,7 +253,7 @@ class Loss:
                 return (out - y) / k
             if self.from_logits:
                 return (_sigmoid(out) - y) / k
-            p = np.clip(out, _EPS, F32(1) - _EPS)
+            p = _clip(out, _EPS, F32(1) - _EPS)
             inside = (out >= _EPS) & (out <= F32(1) - _EPS)
             return ((F32(1) - y) / (F32(1) - p) - y / p) * inside / k
         if self.fused:
@@ -237,7 +262,7 @@ class Loss:
             return _softmax(out) * y.sum(axis=-1, keepdims=True) - y
         total = out.sum(axis=-1, keepdims=True)
         q = out / total
-        qc = np.clip(q, _EPS, F32(1) - _EPS)
+        qc = _clip(q, _EPS, F32(1) - _EPS)
         dq = (-y / qc) * ((q >= _EPS) & (q <= F32(1) - _EPS))
         return (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
 
@@ -253,11 +278,11 @@ class Loss:
             if self.logits:
                 return (np.maximum(logits, F32(0)) - logits * y
                         + np.log1p(np.exp(-np.abs(logits)))).mean(axis=-1)
-            p = np.clip(out, _EPS, F32(1) - _EPS)
+            p = _clip(out, _EPS, F32(1) - _EPS)
             return (-(y * np.log(p) + (F32(1) - y) * np.log(F32(1) - p))).mean(axis=-1)
         if self.logits:
             shifted = logits - logits.max(axis=-1, keepdims=True)
             log_prob = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
             return -(y * log_prob).sum(axis=-1)
-        q = np.clip(out / out.sum(axis=-1, keepdims=True), _EPS, F32(1) - _EPS)
+        q = _clip(out / out.sum(axis=-1, keepdims=True), _EPS, F32(1) - _EPS)
         return -(y * np.log(q)).sum(axis=-1)

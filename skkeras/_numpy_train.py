@@ -31,7 +31,8 @@ optimizer's, so a warm start continues from them on either path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -39,19 +40,9 @@ import numpy as np
 
 from . import _keras_compat
 from ._numpy_forward import _chain
-from ._numpy_math import (
-    _ACTIVATIONS,
-    _LOSSES,
-    _METRICS,
-    _OPTIMIZERS,
-    F32,
-    Loss,
-    Optimizer,
-    _activation_name,
-    _flat,
-)
+from ._numpy_math import _LOSSES, _METRICS, _OPTIMIZERS, F32, Loss, _activation_name
+from ._numpy_runs import Net, Runs, stack_key
 from .inputs import n_rows
-from .seeding import epoch_permutation
 
 if TYPE_CHECKING:
     from .job import TrainingJob
@@ -61,65 +52,6 @@ if TYPE_CHECKING:
 #: a NumPy step of a 12-8-1 net on 20 rows takes about 60 us, the compiled path's
 #: first program about 1-2 s to compile; at this limit a NumPy fit takes about 1 s.
 WORK_LIMIT = 2_000_000
-
-# ---------------------------------------------------------------- the network
-class _Net:
-    """The model as NumPy steps over one flat float32 parameter vector."""
-
-    def __init__(self, model: keras.Model) -> None:
-        self.variables = list(model.trainable_variables)
-        sizes = [int(np.prod(v.shape)) for v in self.variables]
-        self.offsets = np.cumsum([0, *sizes])
-        self.size = int(self.offsets[-1])
-        index = {id(v): i for i, v in enumerate(self.variables)}
-        self.ops: list[tuple] = []  # ("dense", kernel, bias) or ("act", name)
-        for layer in _chain(model) or []:
-            kind = type(layer).__name__
-            if kind == "Dense":
-                self.ops.append(("dense", index[id(layer.kernel)],
-                                 index[id(layer.bias)] if layer.use_bias else None))
-                name = _activation_name(layer.activation)
-                if name != "linear":
-                    self.ops.append(("act", name))
-            elif kind == "Activation":
-                self.ops.append(("act", _activation_name(layer.activation)))
-            elif kind == "ReLU":
-                self.ops.append(("act", "relu"))
-
-    def views(self, flat: np.ndarray) -> list[np.ndarray]:
-        return [flat[a:b].reshape(v.shape) for a, b, v in
-                zip(self.offsets[:-1], self.offsets[1:], self.variables, strict=True)]
-
-    def forward(self, w: list[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, list]:
-        tape, h = [], x
-        for op in self.ops:
-            if op[0] == "dense":
-                out = h @ w[op[1]]
-                if op[2] is not None:
-                    out = out + w[op[2]]
-            else:
-                out = _ACTIVATIONS[op[1]][0](h)
-            tape.append((h, out))
-            h = out
-        return h, tape
-
-    def backward(self, w: list[np.ndarray], g_w: list[np.ndarray], tape: list, g: np.ndarray,
-                 skip_last_activation: bool) -> None:
-        """Gradients into ``g_w`` (views of the flat gradient) from ``g`` at the output
-        (at the last activation's input when ``skip_last_activation``)."""
-        ops = self.ops[:-1] if skip_last_activation else self.ops
-        tape = tape[:len(ops)]
-        for position in range(len(ops) - 1, -1, -1):
-            op, (h, out) = ops[position], tape[position]
-            if op[0] == "act":
-                g = _ACTIVATIONS[op[1]][1](h, out, g)
-                continue
-            np.matmul(h.T, g, out=g_w[op[1]])
-            if op[2] is not None:
-                np.add.reduce(g, axis=0, out=g_w[op[2]])
-            if position:  # the input's gradient is not needed
-                g = g @ w[op[1]].T
-
 
 # ---------------------------------------------------------------- the checks
 def blockers(job: TrainingJob) -> list[str]:
@@ -288,83 +220,83 @@ def train_numpy(job: TrainingJob, snapshots: dict[int, Any] | None = None) -> di
     :class:`~skkeras.job.TrainedState` after each of those epochs (as
     :func:`skkeras.engine.train_fast` gives them to a search's epoch paths).
     """
-    from .engine import assign_values, prepare
+    from .engine import assign_values
 
     model = job.model
-    x = np.asarray(job.x, dtype=F32)
-    prepare(model, job.x, job.y, job.batch_size)
-    metrics = metric_plan(model)
-    if metrics is None:
-        raise ValueError("a compiled metric the NumPy executor cannot compute")
-    value = _start_values(job)
-    net = _Net(model)
-    flat = _flat([value(v) for v in net.variables])
-    grad_flat = np.zeros_like(flat)
-    loss = Loss(_loss_spec(model), net.ops[-1] if net.ops else None)
-    state = (net, loss, Optimizer(model.optimizer, net, value), metrics,
-             net.views(flat), net.views(grad_flat), flat, grad_flat)
-    width = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
-    y = state[1].targets(np.asarray(job.y), width)
-    validation = _validation(job, state[1], width)
-
-    n, batch_size = len(x), job.batch_size
+    runs = _runs([job])
+    validation = _validation(job, runs.loss, runs.width)
     callback_list = keras.callbacks.CallbackList(
         [], add_history=True, add_progbar=job.verbose != 0, model=model,
-        verbose=job.verbose, epochs=job.epochs, steps=-(-n // batch_size),
+        verbose=job.verbose, epochs=job.epochs, steps=runs.max_batches,
     )
     history = next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
     model.stop_training = False
     callback_list.on_train_begin()
-    sample_weight = None if job.sample_weight is None else np.asarray(job.sample_weight, F32)
     try:
         with np.errstate(all="ignore"):
             for epoch in range(job.epochs):
                 callback_list.on_epoch_begin(epoch)
-                order = (epoch_permutation(job.seed, job.first_epoch + epoch, n) if job.shuffle
-                         else np.arange(n))
-                weights = None if sample_weight is None else sample_weight[order]
-                logs = _run_epoch(state, x[order], y[order], weights, batch_size, train=True)
+                logs = runs.train_epoch(epoch)[0]
                 if validation is not None:
-                    logs.update(_run_epoch(state, *validation, train=False, prefix="val_"))
+                    logs.update({"val_" + k: v for k, v in runs.evaluate(0, *validation).items()})
                 callback_list.on_epoch_end(epoch, logs)
                 if snapshots is not None and epoch + 1 in snapshots:
-                    snapshots[epoch + 1] = _snapshot(job, state, value, history.history)
+                    snapshots[epoch + 1] = runs.snapshot(0, history.history)
     finally:
-        pairs = list(zip(net.variables, state[4], strict=True)) + state[2].write_back(net)
+        pairs, _ = runs.values(0)
         assign_values([v for v, _ in pairs], [value for _, value in pairs])
     callback_list.on_train_end()
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
-def _snapshot(job: TrainingJob, state: tuple, value: Callable[[Any], np.ndarray],
-              history: dict[str, list[float]]) -> Any:
-    """The model's state now, as a :class:`~skkeras.job.TrainedState`, without
-    touching its variables."""
-    from .job import TrainedState
+def train_numpy_runs(jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]]) -> list[dict[int, Any]]:
+    """Train the runs of a search (each accepted by :func:`use_numpy`) in NumPy, to the
+    largest of its ``stops``; for each, its :class:`~skkeras.job.TrainedState` at each
+    of its stops. The models' variables are left as they are: the states carry the
+    results. Runs of one :func:`skkeras._numpy_runs.stack_key` train as one stack,
+    each with the numbers it gets alone."""
+    jobs = [replace(job, epochs=max(s)) for job, s in zip(jobs, stops, strict=True)]
+    groups: dict[Any, list[int]] = {}
+    for i, job in enumerate(jobs):
+        key = _stack_key(job)
+        groups.setdefault(("alone", i) if key is None else key, []).append(i)
+    results: list[dict[int, Any]] = [{} for _ in jobs]
+    for members in groups.values():
+        if len(members) == 1 and jobs[members[0]].validation_data is not None:
+            snapshots: dict[int, Any] = dict.fromkeys(stops[members[0]])
+            train_numpy(jobs[members[0]], snapshots)
+            results[members[0]] = {e: s for e, s in snapshots.items() if s is not None}
+            continue
+        runs = _runs([jobs[i] for i in members])
+        histories: list[dict[str, list[float]]] = [{} for _ in members]
+        with np.errstate(all="ignore"):
+            for epoch in range(jobs[members[0]].epochs):
+                for position, logs in enumerate(runs.train_epoch(epoch)):
+                    for name, value in logs.items():
+                        histories[position].setdefault(name, []).append(value)
+                    if epoch + 1 in stops[members[position]]:
+                        results[members[position]][epoch + 1] = runs.snapshot(position, histories[position])
+    return results
 
-    model, net, optimizer, weights = job.model, state[0], state[2], state[4]
-    written = {id(v): np.array(a) for v, a in optimizer.write_back(net)}
-    non_trainable = (list(job.initial.non_trainable) if job.initial is not None else
-                     [np.asarray(keras.ops.convert_to_numpy(v)).copy()
-                      for v in model.non_trainable_variables])
-    return TrainedState(
-        [w.copy() for w in weights], non_trainable,
-        [written[id(v)] if id(v) in written else np.array(value(v))
-         for v in model.optimizer.variables],
-        {name: [float(x) for x in values] for name, values in history.items()},
-    )
+
+def _stack_key(job: TrainingJob) -> tuple | None:
+    from .engine import prepare
+
+    prepare(job.model, job.x, job.y, job.batch_size)
+    metrics = metric_plan(job.model)
+    return None if metrics is None else stack_key(job, Net(job.model), metrics, _loss_spec(job.model))
 
 
-def _start_values(job: TrainingJob) -> Callable[[Any], np.ndarray]:
-    """Where training starts: the job's initial values (a reused model), read without
-    putting them into the model first, or else the model's variables."""
-    if job.initial is None:
-        return lambda variable: np.asarray(keras.ops.convert_to_numpy(variable))
-    model = job.model
-    known = {id(v): a for v, a in zip(model.trainable_variables, job.initial.trainable, strict=True)}
-    known.update((id(v), a) for v, a in zip(model.optimizer.variables, job.initial.optimizer,
-                                             strict=True))
-    return lambda variable: np.asarray(known[id(variable)])
+def _runs(jobs: Sequence[TrainingJob]) -> Runs:
+    """The jobs (of one stack key) as a :class:`~skkeras._numpy_runs.Runs`."""
+    from .engine import prepare
+
+    for job in jobs:
+        prepare(job.model, job.x, job.y, job.batch_size)
+    metrics = metric_plan(jobs[0].model)
+    if metrics is None:
+        raise ValueError("a compiled metric the NumPy executor cannot compute")
+    return Runs(jobs, _loss_spec(jobs[0].model), metrics)
 
 
 def _validation(job: TrainingJob, loss: Loss, width: int) -> tuple[Any, ...] | None:
@@ -374,45 +306,3 @@ def _validation(job: TrainingJob, loss: Loss, width: int) -> tuple[Any, ...] | N
     weights = None if not rest or rest[0] is None else np.asarray(rest[0], F32)
     return (np.asarray(x_val, F32), loss.targets(np.asarray(y_val), width), weights,
             job.validation_batch_size or job.batch_size)
-
-
-def _run_epoch(state: tuple, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
-               batch_size: int, *, train: bool, prefix: str = "") -> dict[str, float]:
-    """One pass over ``x`` in batches (optimizer steps when ``train``); the epoch's logs.
-
-    The outputs of every batch are kept; the loss values and metrics are computed
-    from them once, after the pass (the values ``fit`` computes batch by batch).
-    """
-    net, loss, optimizer, metrics, w, g_w, flat, grad_flat = state
-    n = len(x)
-    starts = np.arange(0, n, batch_size)
-    rows = np.minimum(starts + batch_size, n) - starts
-    outs = np.empty(y.shape, F32)
-    logits = np.empty(y.shape, F32) if loss.fused else None
-    for start, count in zip(starts.tolist(), rows.tolist(), strict=True):
-        stop = start + count
-        out, tape = net.forward(w, x[start:stop])
-        outs[start:stop] = out
-        if logits is not None:
-            logits[start:stop] = tape[-1][0]
-        if not train:
-            continue
-        grad = loss.gradient(y[start:stop], out, tape)
-        if weights is None:
-            grad *= F32(1) / F32(count)
-        else:
-            grad *= (weights[start:stop] / F32(count))[:, None]
-        net.backward(w, g_w, tape, grad, loss.fused)
-        optimizer.step(flat, grad_flat)
-    values = loss.values(y, outs, logits)
-    weighted = values if weights is None else values * weights
-    batch_losses = np.add.reduceat(weighted, starts).astype(F32) / rows.astype(F32)
-    logs = {prefix + "loss": float(np.sum(batch_losses * rows, dtype=F32) / F32(n))}
-    for name, function, is_weighted in metrics:
-        per_row = function(y if loss.kind != "scce" else np.argmax(y, axis=-1), outs)
-        if is_weighted and weights is not None:
-            total, count = np.sum(per_row * weights, dtype=F32), np.sum(weights, dtype=F32)
-        else:
-            total, count = np.sum(per_row, dtype=F32), F32(n)
-        logs[prefix + name] = float(total / count) if count else 0.0
-    return logs

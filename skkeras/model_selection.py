@@ -142,10 +142,11 @@ class _Plan:
             (groups[key] if key is not None else alone).append((job, stops))
         results: dict[str, TrainedState] = {}
         in_numpy = _numpy_runs(jobs)
-        for job, stops in in_numpy:
-            states: dict[int, Any] = dict.fromkeys(stops)
-            _numpy_train.train_numpy(replace(job, epochs=max(stops)), states)
-            results.update({stops[e]: state for e, state in states.items() if state is not None})
+        if in_numpy:
+            trained = _numpy_train.train_numpy_runs([job for job, _ in in_numpy],
+                                                    [stops for _, stops in in_numpy])
+            for (_, stops), states in zip(in_numpy, trained, strict=True):
+                results.update({stops[e]: state for e, state in states.items()})
         if in_numpy:
             jobs, groups, alone = [], defaultdict(list), []
         packs = 0

@@ -96,6 +96,43 @@ def test_numpy_executor_gives_the_compiled_paths_numbers(name):
     _assert_same(compiled, numpy_model, h_compiled, h_numpy)
 
 
+@pytest.mark.parametrize("name", sorted(n for n in CASES if not CASES[n].get("validation")))
+def test_stacked_runs_give_each_runs_numbers_alone(name):
+    """Runs of different rows (so batch counts), seeds, first epochs and sample weights,
+    trained as one stack, end where each ends alone: weights, optimizer state and
+    history, at every stop."""
+    case = CASES[name]
+    spec = {k: case.get(k) for k in ("layers", "loss", "optimizer", "metrics", "weighted_metrics")}
+    weights = case.get("weights")
+    jobs = [
+        TrainingJob(_model(**spec), X[:rows], case["y"][:rows],
+                    None if weights is None else weights[:rows], 4,
+                    case.get("batch_size", 7), first, seed, case.get("shuffle", True))
+        for rows, first, seed in ((37, 0, 3), (50, 2, 4), (44, 0, 5), (50, 0, 3))
+    ]
+    for job in jobs:
+        assert _numpy_train.use_numpy(job)[0]
+    stops = [{2, 4}, {4}, {1, 4}, {3, 4}]
+    stacked = _numpy_train.train_numpy_runs(jobs, stops)
+    alone = [_numpy_train.train_numpy_runs([job], [s])[0] for job, s in zip(jobs, stops)]
+    for together, by_itself, job_stops in zip(stacked, alone, stops):
+        assert set(together) == set(by_itself) == job_stops
+        for epoch in job_stops:
+            a, b = together[epoch], by_itself[epoch]
+            for x, y in zip(a.trainable + a.optimizer, b.trainable + b.optimizer, strict=True):
+                np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+            assert a.history.keys() == b.history.keys()
+            for key in a.history:
+                np.testing.assert_allclose(a.history[key], b.history[key], rtol=1e-6, atol=1e-6)
+    # and alone in a stack is the estimators' own path (train_numpy, written into the model)
+    model = jobs[1].model
+    snapshots = dict.fromkeys(stops[1])
+    history = _numpy_train.train_numpy(jobs[1], snapshots)
+    np.testing.assert_allclose(history["loss"], alone[1][4].history["loss"], rtol=1e-6)
+    for variable, value in zip(model.trainable_variables, alone[1][4].trainable, strict=True):
+        np.testing.assert_allclose(np.asarray(variable), value, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     (dict(layers=lambda: [D(4), keras.layers.Dropout(0.5), D(1)]), "Dropout"),
     (dict(layers=lambda: [D(4, kernel_regularizer="l2"), D(1)]), "regularisation"),
