@@ -114,8 +114,8 @@ def test_stacked_runs_give_each_runs_numbers_alone(name):
         assert _numpy_train.use_numpy(job)[0]
     stops = [{2, 4}, {4}, {1, 4}, {3, 4}]
     stacked = _numpy_train.train_numpy_runs(jobs, stops)
-    alone = [_numpy_train.train_numpy_runs([job], [s])[0] for job, s in zip(jobs, stops)]
-    for together, by_itself, job_stops in zip(stacked, alone, stops):
+    alone = [_numpy_train.train_numpy_runs([job], [s])[0] for job, s in zip(jobs, stops, strict=True)]
+    for together, by_itself, job_stops in zip(stacked, alone, stops, strict=True):
         assert set(together) == set(by_itself) == job_stops
         for epoch in job_stops:
             a, b = together[epoch], by_itself[epoch]
