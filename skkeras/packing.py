@@ -29,7 +29,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import compilation_cache, engine
+from . import compilation_cache, engine, sparse
 from .inputs import n_rows
 from .training import TrainedState, TrainingJob
 
@@ -51,6 +51,7 @@ def packable(job: TrainingJob) -> bool:
         and not job.verbose
         and isinstance(job.y, np.ndarray)  # one target array (packs stack them per member)
         and not isinstance(job.x, list | tuple)
+        and not sparse.is_sparse_input(job.x)  # members' padded sparse rows differ in width
         and not engine.blockers(job.model, job.callbacks, job.fit_kwargs, packed=True,
                                 n_samples=n_rows(job.x), batch_size=job.batch_size)
     )
