@@ -18,6 +18,10 @@ squared and mean absolute error, ``sum_over_batch_size`` reduction; the metrics 
 RMSprop (momentum, centred) and Adagrad with a constant learning rate, no clipping,
 EMA or loss scaling; no callbacks.
 
+A search's runs train together (:func:`train_numpy_runs`): those that share an
+architecture, optimizer configuration, batch size and epoch count step as one stack on a
+leading run axis (:mod:`skkeras._numpy_runs`), with the numbers each gets alone.
+
 The arithmetic is Keras's, in float32, step by step: the same seeded batch order as
 the compiled path (:func:`skkeras.engine.call_plans`), the loss weighted per batch as
 ``fit`` weighs it, sample weights on the loss and ``weighted_metrics`` only, the loss
@@ -261,8 +265,8 @@ def train_numpy_runs(jobs: Sequence[TrainingJob], stops: Sequence[Collection[int
         key = _stack_key(job)
         groups.setdefault(("alone", i) if key is None else key, []).append(i)
     results: list[dict[int, Any]] = [{} for _ in jobs]
-    for members in groups.values():
-        if len(members) == 1 and jobs[members[0]].validation_data is not None:
+    for key, members in groups.items():
+        if key[0] == "alone":  # validation data or a progress bar: the estimators' own path
             snapshots: dict[int, Any] = dict.fromkeys(stops[members[0]])
             train_numpy(jobs[members[0]], snapshots)
             results[members[0]] = {e: s for e, s in snapshots.items() if s is not None}

@@ -16,6 +16,10 @@ What is shared:
   configuration (different folds, learning rates, class or sample weights, and
   batch sizes when the model has no random layers) train as one vectorised
   program (:mod:`skkeras.packing`), at most ``max_pack`` models at a time.
+- NumPy stacks: a search of small jobs (:data:`SEARCH_WORK_LIMIT`) trains its runs in
+  NumPy, and runs with one architecture, optimizer configuration, batch size and epoch
+  count (the folds of a candidate, and on JAX the refits) step together on a leading
+  run axis (:mod:`skkeras._numpy_runs`), each with the numbers it gets alone.
 - Pipelines: the steps before the Keras estimator are fitted per fold as usual;
   only the Keras step is trained ahead. A ``TransformedTargetRegressor`` (with a
   ``transformer``) around it is looked through: its transformer is fitted per fold.
@@ -137,9 +141,6 @@ class _Plan:
         groups: dict[str, list[tuple[TrainingJob, dict[int, str]]]] = defaultdict(list)
         alone = []
         jobs = self._jobs()
-        for job, stops in jobs:
-            key = packing.pack_key(job) if packing.packable(job) else None
-            (groups[key] if key is not None else alone).append((job, stops))
         results: dict[str, TrainedState] = {}
         in_numpy = _numpy_runs(jobs)
         if in_numpy:
@@ -147,8 +148,11 @@ class _Plan:
                                                     [stops for _, stops in in_numpy])
             for (_, stops), states in zip(in_numpy, trained, strict=True):
                 results.update({stops[e]: state for e, state in states.items()})
-        if in_numpy:
-            jobs, groups, alone = [], defaultdict(list), []
+            jobs = []
+        for job, stops in jobs:
+            # (pack keys read each compile configuration: a fresh process's first costs 0.2 s)
+            key = packing.pack_key(job) if packing.packable(job) else None
+            (groups[key] if key is not None else alone).append((job, stops))
         packs = 0
         for members in groups.values():
             packs += 1
