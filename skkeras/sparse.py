@@ -14,7 +14,8 @@ tensors, so each batch is made dense just before the model sees it:
 - there training runs on ``keras.Model.fit`` over :class:`SparseBatches`, a
   ``keras.utils.PyDataset`` that densifies each batch on the host (same seeded
   batch order), and ``fit_path_`` names the reason;
-- :func:`predict_batches` runs the model forward batch by batch;
+- :func:`predict_batches` runs the model forward batch by batch (compiled, with
+  each batch's rows sent in the same sparse form and made dense on the device);
 - :func:`dense_rows` is the densifying counterpart of
   :func:`skkeras.inputs.take_rows`.
 
@@ -24,6 +25,7 @@ executor (``engine="auto"``'s choice for small dense jobs) does not take sparse 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -183,6 +185,10 @@ def fit_on_batches(job: Any) -> dict[str, list[float]]:
 def predict_batches(model: keras.Model, x: Any, batch_size: int | None = None) -> Any:
     """The model's outputs for inputs that hold sparse matrices, computed batch by batch.
 
+    Each batch's sparse rows go to the device in the fast path's row-padded form and
+    are made dense there, in one compiled forward pass per model (every batch one
+    shape: the last is padded); a model that does not compile (``run_eagerly``, or
+    code that cannot be traced) is called eagerly on batches made dense on the host.
     Returns one array for a single-output model, else the model's structure of
     arrays (list or dict), each concatenated over the batches.
     """
@@ -190,11 +196,80 @@ def predict_batches(model: keras.Model, x: Any, batch_size: int | None = None) -
     batch_size = n if batch_size == -1 else int(batch_size or 512)
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer or -1, got {batch_size!r}.")
-    outputs = []
-    for start in range(0, n, batch_size):
-        batch = dense_rows(x, slice(start, start + batch_size))
-        outputs.append(keras.tree.map_structure(
-            keras.ops.convert_to_numpy, model(batch, training=False)))
-    if not outputs:
+    if not n:
         raise ValueError("Cannot predict on 0 samples.")
+    size = min(batch_size, n)
+    forward = None if model.run_eagerly else _compiled_forward(model)
+    outputs = []
+    for start in range(0, n, size):
+        rows = slice(start, start + size)
+        if forward is not None:
+            try:
+                out = forward(_device_batch(x, rows, size))
+            except Exception:  # not traceable: eagerly, from the first batch
+                if outputs:
+                    raise
+                _FORWARDS[model] = forward = None
+        if forward is None:
+            out = model(dense_rows(x, rows), training=False)
+        count = min(size, n - start)
+        outputs.append(keras.tree.map_structure(
+            lambda a, count=count: keras.ops.convert_to_numpy(a)[:count], out))
     return keras.tree.map_structure(lambda *parts: np.concatenate(parts), *outputs)
+
+
+def _device_batch(x: Any, rows: slice, size: int) -> Any:
+    """Rows of model inputs as device tensors of ``size`` rows: sparse parts in the
+    fast path's row-padded form, padded to the whole matrix's widest row (one shape)."""
+    from .engine.plans import pad_rows
+    from .engine.sparse_rows import ell_width, sparse_rows
+
+    def part(a: Any) -> Any:
+        if scipy.sparse.issparse(a):
+            ell = sparse_rows(_rows(a, rows), size, k=ell_width(a))
+            return keras.tree.map_structure(keras.ops.convert_to_tensor, ell)
+        return keras.ops.convert_to_tensor(pad_rows(np.asarray(a[rows]), size))
+
+    if isinstance(x, Mapping):
+        return {name: part(a) for name, a in x.items()}
+    if isinstance(x, list | tuple):
+        return [part(a) for a in x]
+    return part(x)
+
+
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled_forward(model: keras.Model) -> Any:
+    """``model``'s inference pass over device batches with row-padded sparse parts,
+    compiled once per model (``jax.jit`` of a stateless call given the current
+    weights, or a ``tf.function``); None where it failed to compile before."""
+    if model in _FORWARDS:
+        return _FORWARDS[model]
+    from .engine.programs import _training_kwargs
+    from .engine.sparse_rows import take
+
+    kwargs = _training_kwargs(model, False)
+    # The functions hold the model weakly: the cache's values must not keep its keys alive.
+    held = weakref.ref(model)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def pure(trainable: Any, non_trainable: Any, batch: Any) -> Any:
+            return held().stateless_call(trainable, non_trainable, take(batch), **kwargs)[0]
+
+        compiled = jax.jit(pure)
+
+        def forward(batch: Any) -> Any:
+            net = held()
+            return compiled([v.value for v in net.trainable_variables],
+                            [v.value for v in net.non_trainable_variables], batch)
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        forward = tf.function(lambda batch: held()(take(batch), **kwargs), jit_compile=True,
+                              reduce_retracing=True)
+    else:
+        forward = None
+    _FORWARDS[model] = forward
+    return forward

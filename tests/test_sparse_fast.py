@@ -205,9 +205,6 @@ def test_pipelines_with_sparse_encoders_train_on_the_fast_path(encoder):
     assert pipe.score(X, y) >= 0.9
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", raises=ValueError, strict=False,
-                   reason="packs (JAX) take dense X only until packing.packable refuses "
-                          "sparse jobs (asked of packing.py's owner)")
 def test_a_search_on_sparse_x():
     from skkeras.model_selection import GridSearchCV
 
@@ -248,3 +245,32 @@ def test_a_matrix_too_large_to_densify_trains_and_predicts(row_limit):
     assert predictions.shape == (n,) and np.isfinite(predictions).all()
     assert max(row_limit["densified"], default=0) <= 256
     print(f"fit {fitted - start:.1f} s, predict {time.perf_counter() - fitted:.1f} s")
+
+
+def test_compiled_sparse_prediction_follows_the_weights_and_mixed_inputs(row_limit):
+    from skkeras import sparse
+
+    X, _, _, _ = _data(n=70)
+    numbers = np.linspace(-1, 1, 140, dtype=np.float32).reshape(70, 2)
+    words, extra = keras.Input((40,), name="words"), keras.Input((2,), name="extra")
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([words, extra]))
+    model = keras.Model({"words": words, "extra": extra},
+                        [keras.layers.Dense(1)(hidden), keras.layers.Dense(3)(hidden)])
+    inputs = {"words": X, "extra": numbers}
+    for _ in range(2):  # new weights: the compiled pass reads them at each call
+        ours = sparse.predict_batches(model, inputs, 32)  # batches of 32, 32 and 6 (padded)
+        assert row_limit["densified"] == []  # made dense on the device, not on the host
+        row_limit["rows"] = 70
+        theirs = model.predict({"words": X.toarray(), "extra": numbers}, verbose=0)
+        row_limit["rows"], row_limit["densified"] = 32, []
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        model.set_weights([w + 0.1 for w in model.get_weights()])
+    # An eager model gets batches made dense on the host.
+    model.run_eagerly = True
+    eager = sparse.predict_batches(model, inputs, 32)
+    assert row_limit["densified"] == [32, 32, 6]
+    row_limit["rows"] = 70
+    theirs = model.predict({"words": X.toarray(), "extra": numbers}, verbose=0)
+    np.testing.assert_allclose(eager[1], theirs[1], rtol=1e-5, atol=1e-6)

@@ -97,11 +97,12 @@ def blockers(x: Any) -> list[str]:
     return [f"{reason}; densified one batch at a time on Model.fit" for reason in reasons]
 
 
-def sparse_rows(matrix: Any, rows: int) -> SparseRows:
-    """``matrix`` in ELL form (NumPy arrays), with empty rows appended up to ``rows``."""
+def sparse_rows(matrix: Any, rows: int, k: int | None = None) -> SparseRows:
+    """``matrix`` in ELL form (NumPy arrays), with empty rows appended up to ``rows``
+    and entries padded to ``k`` (default: :func:`ell_width`; at least that)."""
     csr = _csr(matrix)
     n, width = csr.shape
-    k = ell_width(csr)
+    k = max(ell_width(csr), k or 1)
     counts = np.diff(csr.indptr)
     row_of = np.repeat(np.arange(n), counts)
     slot = np.arange(csr.nnz) - np.repeat(csr.indptr[:-1], counts)
@@ -131,14 +132,16 @@ def densify(part: SparseRows) -> Any:
         tf.zeros(shape, values.dtype), tf.stack([rows, columns], axis=-1), values)
 
 
-def take(data: Any, index: Any) -> Any:
-    """The rows ``index`` of device data (tensors, :class:`SparseRows`, or dicts and
-    lists of them), every sparse part made dense."""
+def take(data: Any, index: Any = None) -> Any:
+    """The rows ``index`` (default: all) of device data (tensors, :class:`SparseRows`,
+    or dicts and lists of them), every sparse part made dense."""
+    def rows(a: Any) -> Any:
+        return a if index is None else keras.ops.take(a, index, axis=0)
+
     if isinstance(data, SparseRows):
-        return densify(SparseRows(keras.ops.take(data.columns, index, axis=0),
-                                  keras.ops.take(data.values, index, axis=0), data.width))
+        return densify(SparseRows(rows(data.columns), rows(data.values), data.width))
     if isinstance(data, Mapping):
         return {name: take(part, index) for name, part in data.items()}
     if isinstance(data, list | tuple):
         return type(data)(take(part, index) for part in data)
-    return keras.ops.take(data, index, axis=0)
+    return rows(data)
