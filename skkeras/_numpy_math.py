@@ -127,7 +127,10 @@ class Optimizer:
             for name in self._slot_names()
         }
         self._alphas: tuple[int, np.ndarray] = (0, np.zeros((0, 1), F32))
+        self._epoch_alphas = np.zeros((0, len(optimizers), 1), F32)
         self._slot_views: dict[int, dict[str, np.ndarray]] = {}  # the first k runs' slots
+        if self.kind in ("Adam", "AdamW"):  # Keras's float32 constants, computed once
+            self._adam = (F32(1 - config["beta_1"]), F32(1 - config["beta_2"]), F32(config["epsilon"]))
 
     def _slot_names(self) -> list[str]:
         c = self.config
@@ -162,9 +165,20 @@ class Optimizer:
         b1, b2 = F32(c["beta_1"]), F32(c["beta_2"])
         self._alphas = (start, (lr * np.sqrt(F32(1) - b2 ** t) / (F32(1) - b1 ** t))[:, None])
 
-    def step(self, w: np.ndarray, g: np.ndarray, k: int) -> None:
-        """One update of the first ``k`` runs (``w``, ``g``: their flat values and
-        gradients), within the steps :meth:`reserve` prepared for."""
+    def begin_epoch(self, batches: int) -> None:
+        """Before an epoch of up to ``batches`` steps: Adam's step size of each run at
+        each step, (batch, run, 1), from the table :meth:`reserve` made."""
+        if self.kind in ("Adam", "AdamW"):
+            start, alphas = self._alphas
+            self._epoch_alphas = alphas[(self.iterations - start)[None, :] + np.arange(batches)[:, None]]
+
+    def end_epoch(self, steps: np.ndarray) -> None:
+        """After an epoch in which the runs took ``steps`` steps each."""
+        self.iterations += steps
+
+    def step(self, w: np.ndarray, g: np.ndarray, k: int, batch: int) -> None:
+        """The update at position ``batch`` of the epoch (:meth:`begin_epoch`) of the
+        first ``k`` runs (``w``, ``g``: their flat values and gradients)."""
         c, lr = self.config, self.lr
         s = self._slot_views.get(k)
         if s is None:
@@ -183,15 +197,15 @@ class Optimizer:
             else:
                 w -= g * lr
         elif self.kind in ("Adam", "AdamW"):
-            start, alphas = self._alphas
-            alpha = alphas[self.iterations[:k] - start]  # each run's, as a (k, 1) column
+            alpha = self._epoch_alphas[batch, :k]  # each run's, as a (k, 1) column
+            one_minus_beta_1, one_minus_beta_2, epsilon = self._adam
             m, v = s["_momentums"], s["_velocities"]
-            m += (g - m) * F32(1 - c["beta_1"])
-            v += (np.square(g) - v) * F32(1 - c["beta_2"])
+            m += (g - m) * one_minus_beta_1
+            v += (np.square(g) - v) * one_minus_beta_2
             if "_velocity_hats" in s:
                 np.maximum(s["_velocity_hats"], v, out=s["_velocity_hats"])
                 v = s["_velocity_hats"]
-            w -= (m * alpha) / (np.sqrt(v) + F32(c["epsilon"]))
+            w -= (m * alpha) / (np.sqrt(v) + epsilon)
         elif self.kind == "RMSprop":
             rho = F32(c["rho"])
             v = s["_velocities"]
@@ -213,7 +227,6 @@ class Optimizer:
             acc = s["_accumulators"]
             acc += np.square(g)
             w -= (lr * g) / np.sqrt(acc + F32(c["epsilon"]))
-        self.iterations[:k] += 1
 
 
 # ---------------------------------------------------------------- the loss

@@ -161,6 +161,7 @@ class Runs:
         self.max_batches = runs[0].batches
         self.optimizer.reserve(max(r.job.epochs for r in runs) * self.max_batches)
         self.active = [sum(r.batches > j for r in runs) for j in range(self.max_batches)]
+        self.steps = np.array([r.batches for r in runs], dtype=np.int64)  # each run's, per epoch
         self._stacks = {k: self._views(k) for k in set(self.active)}
 
     def _views(self, k: int) -> tuple:
@@ -189,6 +190,7 @@ class Runs:
         outs = np.empty(y.shape, F32)
         logits = np.empty(y.shape, F32) if self.loss.fused else None
         net, loss, optimizer = self.net, self.loss, self.optimizer
+        optimizer.begin_epoch(self.max_batches)
         for j, k in enumerate(self.active):
             w, g_w, flat, grad, _ = self._stacks[k]
             batch = slice(j * bs, (j + 1) * bs)
@@ -199,7 +201,8 @@ class Runs:
             g = loss.gradient(y[:k, batch], out, tape)
             g *= scale[:k, batch, None]
             net.backward(w, g_w, tape, g, loss.fused)
-            optimizer.step(flat, grad, k)
+            optimizer.step(flat, grad, k, j)
+        optimizer.end_epoch(self.steps)
         logs = [epoch_logs(loss, self.metrics, y[i, :r.n], outs[i, :r.n],
                            None if logits is None else logits[i, :r.n], weights[i], bs)
                 for i, r in enumerate(runs)]
