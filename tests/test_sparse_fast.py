@@ -144,6 +144,11 @@ def test_ell_rows_and_their_densified_batches():
     assert rows.columns.shape == rows.values.shape == (4, 2)  # K = 2 nonzeros at most
     assert rows.values.dtype == np.float32 and rows.width.shape == (0, 5)
     assert sparse_rows.signature(X) == "sparse(F=5, K=2, float32)"
+    # K is the longest row rounded up to a power of two (folds share programs), at most F.
+    for longest, width, k in [(0, 5, 1), (3, 5, 4), (5, 5, 5), (59, 100, 64), (65, 100, 100)]:
+        row = scipy.sparse.csr_matrix(np.arange(width) < longest, dtype=np.float32)
+        assert (sparse_rows.longest_row(row), sparse_rows.ell_width(row)) == (longest, k)
+        assert sparse_rows.sparse_rows(row, 2).columns.shape == (2, k)
     # A non-canonical matrix: duplicate entries add up, as toarray gives them.
     duplicated = scipy.sparse.csr_matrix(
         (np.array([1.0, 2.0, 5.0]), np.array([3, 3, 0]), np.array([0, 2, 3])), shape=(2, 5))

@@ -5,7 +5,8 @@ The compiled epoch gathers each batch's rows by index from arrays that stay on
 the device (see :func:`skkeras.engine.programs._take_batch`). A sparse matrix
 goes there row-padded ("ELL"): for each row, the column indices and values of its
 nonzeros, padded to ``K``, the most nonzeros of any row, with column 0 and value
-0. That is ``rows x K`` indices and values, usually far less than the dense
+0 (``K`` rounded up to a power of two, so that folds share a compiled program).
+That is ``rows x K`` indices and values, usually far less than the dense
 matrix (beyond 64 MB, the fast path takes it only while it is no larger than the
 dense matrix and at most 4 times the stored entries: see :func:`blockers`); a
 batch's rows of both are gathered and added into zeros of the batch's dense
@@ -22,7 +23,10 @@ import keras
 import numpy as np
 import scipy.sparse
 
-__all__ = ["SparseRows", "blockers", "densify", "ell_width", "signature", "sparse_rows", "take"]
+__all__ = [
+    "SparseRows", "blockers", "densify", "ell_width", "longest_row", "signature", "sparse_rows",
+    "take",
+]
 
 
 class SparseRows(NamedTuple):
@@ -43,10 +47,17 @@ def _csr(matrix: Any) -> scipy.sparse.csr_matrix:
     return scipy.sparse.csr_matrix(matrix)
 
 
-def ell_width(matrix: Any) -> int:
-    """``K``: the most stored entries in one row of ``matrix`` (at least 1)."""
+def longest_row(matrix: Any) -> int:
+    """The most stored entries in one row of ``matrix``."""
     counts = np.diff(_csr(matrix).indptr)
-    return max(1, int(counts.max()) if counts.size else 1)
+    return int(counts.max()) if counts.size else 0
+
+
+def ell_width(matrix: Any) -> int:
+    """``K``: :func:`longest_row` rounded up to a power of two (at most the matrix's
+    width, at least 1), so that the folds of a data set, whose longest rows differ a
+    little, share one compiled program."""
+    return min(matrix.shape[1], 1 << max(0, longest_row(matrix) - 1).bit_length()) or 1
 
 
 def value_dtype(matrix: Any) -> np.dtype:
@@ -79,20 +90,21 @@ def blockers(x: Any) -> list[str]:
         if len(part.shape) != 2:
             reasons.append(f"the sparse {label} is not 2-D")
             continue
-        (n, width), k = part.shape, ell_width(part)
+        (n, width), k, longest = part.shape, ell_width(part), longest_row(part)
         entry = 4 + value_dtype(part).itemsize  # a column index and a value
         padded = n * k * entry
         if padded <= SMALL_BYTES:
             continue
+        k = longest
         if 2 * k > width:
             reasons.append(
                 f"sparse {label} with a row of {k} stored entries out of {width} columns "
-                f"(its rows padded to {k} entries, {padded / 2**20:.0f} MB, would outweigh "
+                f"(its rows padded to {k} or more entries, {padded / 2**20:.0f} MB, would outweigh "
                 "the dense matrix)")
         elif padded > MAX_PADDING * max(1, part.nnz) * entry:
             reasons.append(
                 f"sparse {label} with a row of {k} stored entries where rows average "
-                f"{part.nnz / max(1, n):.1f} (every row padded to {k} entries would take "
+                f"{part.nnz / max(1, n):.1f} (every row padded to {k} or more entries would take "
                 f"{padded / 2**20:.0f} MB)")
     return [f"{reason}; densified one batch at a time on Model.fit" for reason in reasons]
 
