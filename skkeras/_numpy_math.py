@@ -261,14 +261,15 @@ class Loss:
             return (out - y) * (F32(2) / k)
         if kind == "mae":
             return np.sign(out - y) / k
-        if kind == "bce":
+        if kind == "bce":  # (dividing by a width of 1 changes no bit: skipped)
             if self.fused:
-                return (out - y) / k
+                return out - y if k == 1 else (out - y) / k
             if self.from_logits:
                 return (_sigmoid(out) - y) / k
             p = _clip(out, _EPS, F32(1) - _EPS)
-            inside = (out >= _EPS) & (out <= F32(1) - _EPS)
-            return ((F32(1) - y) / (F32(1) - p) - y / p) * inside / k
+            inside = p == out  # the clip's gradient: 1 where it kept the value
+            g = ((F32(1) - y) / (F32(1) - p) - y / p) * inside
+            return g if k == 1 else g / k
         if self.fused:
             return out * y.sum(axis=-1, keepdims=True) - y
         if self.from_logits:
