@@ -13,6 +13,9 @@ from skkeras import model_selection as skk
 from skkeras.packing import packing_available
 from skkeras.training import TrainedState
 
+#: The NumPy executor's limit, before the fixture below turns it off.
+NUMPY_WORK_LIMIT = _numpy_train.WORK_LIMIT
+
 
 @pytest.fixture(autouse=True)
 def compiled_runs(monkeypatch):
@@ -183,3 +186,38 @@ def test_a_transformed_target_regressor_is_looked_through(capsys):
     assert "trained 3 fits ahead" in capsys.readouterr().out
     theirs = sk.cross_validate(ttr, X, y * 1000, cv=3)
     np.testing.assert_allclose(ours["test_score"], theirs["test_score"], rtol=1e-6)
+
+
+def test_numpy_stacks_give_the_unstacked_searchs_results(binary_data, monkeypatch):
+    """A search small enough for NumPy trains each batch size and learning rate's runs
+    (its folds, and on JAX its refits) as one stack: the same cv_results_ and refit as
+    the same search with every run trained alone."""
+    monkeypatch.setattr(_numpy_train, "WORK_LIMIT", NUMPY_WORK_LIMIT)
+    X, y = binary_data
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    sizes = []
+    original = _numpy_train.Runs
+
+    def recording(jobs, *args):
+        sizes.append(len(jobs))
+        return original(jobs, *args)
+
+    monkeypatch.setattr(_numpy_train, "Runs", recording)
+    stacked = skk.GridSearchCV(pipeline(), GRID, cv=cv).fit(X, y)
+    # 2 batch sizes x 2 learning rates, each a stack of 3 folds and, where the search
+    # trains refits ahead (JAX), the refit (epochs 2 and 4 share runs); else the best
+    # candidate's refit trains alone afterwards
+    ahead = packing_available()
+    assert sorted(sizes) == [3 + ahead] * 4 if ahead else sorted(sizes) == [1, 3, 3, 3, 3]
+    sizes.clear()
+    monkeypatch.setattr(_numpy_train, "stack_key", lambda *args: None)
+    alone = skk.GridSearchCV(pipeline(), GRID, cv=cv).fit(X, y)
+    assert sizes and set(sizes) == {1}
+    for name in stacked.cv_results_:
+        if name.startswith("split") or name in ("mean_test_score", "rank_test_score"):
+            np.testing.assert_allclose(stacked.cv_results_[name], alone.cv_results_[name],
+                                       atol=1e-6, err_msg=name)
+    assert stacked.best_params_ == alone.best_params_
+    for a, b in zip(stacked.best_estimator_[-1].model_.get_weights(),
+                    alone.best_estimator_[-1].model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
