@@ -111,7 +111,52 @@ def test_sparse_validation_data_and_a_continued_fit():
     _assert_same_fit(sparse_est, dense_est)
 
 
+def test_named_inputs_split_from_sparse_x():
+    X, total, _, _ = _data(n=120)
+    params = dict(inputs={"words": slice(0, 30), "rest": list(range(30, 40))},
+                  hidden_layer_sizes=(8,), epochs=3, batch_size=25, random_state=0)
+    sparse_est = KerasRegressor(**params).fit(X, total)
+    assert sparse_est.fit_path_ == "fast"
+    dense_est = KerasRegressor(**params, engine="fast").fit(X.toarray(), total)
+    _assert_same_fit(sparse_est, dense_est)
+    np.testing.assert_allclose(sparse_est.predict(X), dense_est.predict(X.toarray()),
+                               rtol=1e-5, atol=1e-5)
+
+
+class _MixedInputs(KerasRegressor):
+    """A feature encoder that gives a dict of a sparse and a dense part."""
+
+    @property
+    def feature_encoder(self):
+        from sklearn.preprocessing import FunctionTransformer
+
+        return FunctionTransformer(_split_mixed, accept_sparse=True)
+
+
+def _split_mixed(X):
+    return {"words": X[:, :30], "extra": X[:, 30:].toarray()}
+
+
+def _mixed_model(meta):
+    words, extra = keras.Input((30,), name="words"), keras.Input((10,), name="extra")
+    out = keras.layers.Dense(1)(keras.layers.Concatenate()([words, extra]))
+    return keras.Model({"words": words, "extra": extra}, out)
+
+
+def test_a_feature_encoder_mixing_sparse_and_dense_inputs():
+    X, total, _, _ = _data(n=120)
+    est = _MixedInputs(_mixed_model, loss="mse", epochs=2, batch_size=25, random_state=0)
+    est.fit(X, total)
+    assert est.fit_path_ == "fast"
+    ours = est.predict(X)
+    net = est.model_
+    np.testing.assert_allclose(
+        ours, net.predict(_split_mixed(X) | {"words": X[:, :30].toarray()}, verbose=0).ravel(),
+        rtol=1e-5, atol=1e-6)
+
+
 def test_mixed_sparse_and_dense_inputs_in_a_dict():
+    """A dict mixing sparse and dense parts (what a custom feature_encoder may give)."""
     X, total, _, weights = _data(n=100)
     numbers = np.linspace(-1, 1, 200, dtype=np.float32).reshape(100, 2)
 
