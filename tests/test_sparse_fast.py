@@ -287,6 +287,7 @@ def test_a_matrix_too_large_to_densify_trains_and_predicts(row_limit):
 
     row_limit["rows"] = 256
     start = time.perf_counter()
+    # Predictions: batches of at most sparse.DENSE_VALUES_PER_CALL values (10 rows) once dense.
     est = KerasRegressor(tiny, loss="mse", epochs=1, batch_size=256, random_state=0,
                          predict__batch_size=256).fit(X, y)
     fitted = time.perf_counter()
@@ -316,6 +317,10 @@ def test_compiled_sparse_prediction_follows_the_weights_and_mixed_inputs(row_lim
         for a, b in zip(ours, theirs, strict=True):
             assert a.shape == b.shape
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        # Every batch has one shape: a row's outputs do not depend on the rows beside it.
+        alone = sparse.predict_batches(model, {"words": X[40:41], "extra": numbers[40:41]}, 32)
+        for a, b in zip(alone, ours, strict=True):
+            np.testing.assert_array_equal(a, b[40:41])
         model.set_weights([w + 0.1 for w in model.get_weights()])
     # An eager model gets batches made dense on the host.
     model.run_eagerly = True
