@@ -265,22 +265,38 @@ def train_numpy_runs(jobs: Sequence[TrainingJob], stops: Sequence[Collection[int
         key = _stack_key(job)
         groups.setdefault(("alone", i) if key is None else key, []).append(i)
     results: list[dict[int, Any]] = [{} for _ in jobs]
-    for key, members in groups.items():
+    for key, group in groups.items():
         if key[0] == "alone":  # validation data or a progress bar: the estimators' own path
-            snapshots: dict[int, Any] = dict.fromkeys(stops[members[0]])
-            train_numpy(jobs[members[0]], snapshots)
-            results[members[0]] = {e: s for e, s in snapshots.items() if s is not None}
+            snapshots: dict[int, Any] = dict.fromkeys(stops[group[0]])
+            train_numpy(jobs[group[0]], snapshots)
+            results[group[0]] = {e: s for e, s in snapshots.items() if s is not None}
             continue
-        runs = _runs([jobs[i] for i in members])
-        histories: list[dict[str, list[float]]] = [{} for _ in members]
-        with np.errstate(all="ignore"):
-            for epoch in range(jobs[members[0]].epochs):
-                for position, logs in enumerate(runs.train_epoch(epoch)):
-                    for name, value in logs.items():
-                        histories[position].setdefault(name, []).append(value)
-                    if epoch + 1 in stops[members[position]]:
-                        results[members[position]][epoch + 1] = runs.snapshot(position, histories[position])
+        model, features = jobs[group[0]].model, jobs[group[0]].x.shape[1]
+        width = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else 1
+        run_bytes = 4 * max(n_rows(jobs[i].x) for i in group) * (features + 3 * width + 1)
+        size = max(1, STACK_BYTES // run_bytes)
+        for start in range(0, len(group), size):
+            _train_stack(jobs, stops, group[start:start + size], results)
     return results
+
+
+#: The most memory a stack's arrays of one epoch (inputs, targets, outputs, loss
+#: weights) take: a group of runs needing more trains as several stacks.
+STACK_BYTES = 64 * 2**20
+
+
+def _train_stack(jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]], members: list[int],
+                 results: list[dict[int, Any]]) -> None:
+    """Train ``jobs[members]`` (of one stack key) as one stack into ``results``."""
+    runs = _runs([jobs[i] for i in members])
+    histories: list[dict[str, list[float]]] = [{} for _ in members]
+    with np.errstate(all="ignore"):
+        for epoch in range(jobs[members[0]].epochs):
+            for position, logs in enumerate(runs.train_epoch(epoch)):
+                for name, value in logs.items():
+                    histories[position].setdefault(name, []).append(value)
+                if epoch + 1 in stops[members[position]]:
+                    results[members[position]][epoch + 1] = runs.snapshot(position, histories[position])
 
 
 def _stack_key(job: TrainingJob) -> tuple | None:
