@@ -208,3 +208,11 @@ def jax_backend_modules() -> tuple[ModuleType, ModuleType]:
     from keras.src.backend.jax import random as jax_random
 
     return jax_random, jax_numpy
+
+
+def jax_variable_class() -> type:
+    """Keras's JAX ``Variable`` class (its ``_convert_to_tensor`` turns a variable's
+    initial value into an array, see :mod:`skkeras._jax_init`)."""
+    from keras.src.backend.jax.core import JaxVariable
+
+    return JaxVariable

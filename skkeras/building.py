@@ -288,16 +288,18 @@ def _instantiate(spec: Any, kwargs: Mapping[str, Any], module: Any, kind: str) -
 def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     """A fresh optimizer (one per fit: a Keras optimizer binds to one model's variables).
 
-    None means :data:`DEFAULT_OPTIMIZER` (Adam).
+    None means :data:`DEFAULT_OPTIMIZER` (Adam). On JAX its variables' first values
+    are cast in NumPy (:func:`skkeras._jax_init.numpy_initializers`).
     """
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
-    if isinstance(optimizer, str):
-        optimizer = type(keras.optimizers.get(optimizer))
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        return type(optimizer).from_config({**optimizer.get_config(), **kwargs})
-    if isinstance(optimizer, type):
-        return optimizer(**kwargs)
+    with numpy_initializers():
+        if isinstance(optimizer, str):
+            optimizer = type(keras.optimizers.get(optimizer))
+        if isinstance(optimizer, keras.optimizers.Optimizer):
+            return type(optimizer).from_config({**optimizer.get_config(), **kwargs})
+        if isinstance(optimizer, type):
+            return optimizer(**kwargs)
     raise ValueError(
         f"optimizer must be a name, an optimizer class or instance, got {optimizer!r}."
     )
