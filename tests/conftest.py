@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import scipy.sparse  # noqa: E402
 from sklearn.datasets import make_classification, make_regression  # noqa: E402
 
 
@@ -28,3 +29,20 @@ def multiclass_data():
 def regression_data():
     X, y = make_regression(n_samples=120, n_features=5, noise=0.1, random_state=0)
     return X.astype(np.float32), (y / 100).astype(np.float32)
+
+
+@pytest.fixture
+def row_limit(monkeypatch):
+    """Every CSR matrix (whatever copies validation makes) refuses to become dense beyond
+    ``limit["rows"]`` rows at once; ``limit["densified"]`` records each densified size."""
+    limit = {"rows": 32, "densified": []}
+    toarray = scipy.sparse.csr_matrix.toarray
+
+    def guarded(self, *args, **kwargs):
+        if self.shape[0] > limit["rows"]:
+            raise AssertionError(f"densified {self.shape[0]} rows at once")
+        limit["densified"].append(self.shape[0])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", guarded)
+    return limit

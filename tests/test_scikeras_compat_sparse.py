@@ -41,23 +41,6 @@ def X():
     return RowLimitedCSR(matrix)
 
 
-@pytest.fixture
-def row_limit(monkeypatch):
-    """Every CSR matrix (whatever copies validation makes) refuses to become dense beyond
-    ``limit["rows"]`` rows at once; ``limit["densified"]`` records each densified size."""
-    limit = {"rows": 32, "densified": []}
-    toarray = scipy.sparse.csr_matrix.toarray
-
-    def guarded(self, *args, **kwargs):
-        if self.shape[0] > limit["rows"]:
-            raise AssertionError(f"densified {self.shape[0]} rows at once")
-        limit["densified"].append(self.shape[0])
-        return toarray(self, *args, **kwargs)
-
-    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", guarded)
-    return limit
-
-
 def _model(width=30):
     model = keras.Sequential([keras.Input((width,)), keras.layers.Dense(4, activation="relu"),
                               keras.layers.Dense(1)])

@@ -19,22 +19,6 @@ from skkeras.engine import sparse_rows
 from skkeras.job import TrainingJob
 
 
-@pytest.fixture
-def row_limit(monkeypatch):
-    """Every CSR matrix refuses to become dense beyond ``limit["rows"]`` rows at once."""
-    limit = {"rows": 32, "densified": []}
-    toarray = scipy.sparse.csr_matrix.toarray
-
-    def guarded(self, *args, **kwargs):
-        if self.shape[0] > limit["rows"]:
-            raise AssertionError(f"densified {self.shape[0]} rows at once")
-        limit["densified"].append(self.shape[0])
-        return toarray(self, *args, **kwargs)
-
-    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", guarded)
-    return limit
-
-
 def _data(n=300, width=40, seed=0):
     matrix = scipy.sparse.random(n, width, density=0.15, format="csr", random_state=seed,
                                  dtype=np.float32)
