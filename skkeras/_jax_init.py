@@ -90,25 +90,24 @@ def numpy_initializers() -> Iterator[None]:
     from . import _keras_compat
 
     random_module, numpy_module = _keras_compat.jax_backend_modules()
-    variable_class = _keras_compat.jax_variable_class()
     with _LOCK:
         _DEPTH[0] += 1
         if _DEPTH[0] == 1:
             originals = (random_module.uniform, numpy_module.zeros, numpy_module.ones,
-                         variable_class._convert_to_tensor)
+                         _keras_compat.jax_variable_conversion())
             _SAVED[:] = originals
             random_module.uniform = _patched_uniform(originals[0], random_module)
             numpy_module.zeros = _patched_fill(originals[1], np.zeros)
             numpy_module.ones = _patched_fill(originals[2], np.ones)
-            variable_class._convert_to_tensor = _patched_scalar_value(originals[3])
+            _keras_compat.jax_variable_conversion(_patched_scalar_value(originals[3]))
     try:
         yield
     finally:
         with _LOCK:
             _DEPTH[0] -= 1
             if _DEPTH[0] == 0:
-                (random_module.uniform, numpy_module.zeros, numpy_module.ones,
-                 variable_class._convert_to_tensor) = _SAVED
+                random_module.uniform, numpy_module.zeros, numpy_module.ones = _SAVED[:3]
+                _keras_compat.jax_variable_conversion(_SAVED[3])
 
 
 _SAVED: list[Any] = []

@@ -210,9 +210,13 @@ def jax_backend_modules() -> tuple[ModuleType, ModuleType]:
     return jax_random, jax_numpy
 
 
-def jax_variable_class() -> type:
-    """Keras's JAX ``Variable`` class (its ``_convert_to_tensor`` turns a variable's
-    initial value into an array, see :mod:`skkeras._jax_init`)."""
+def jax_variable_conversion(replacement: Any = None) -> Any:
+    """The method of Keras's JAX ``Variable`` that turns a variable's initial value
+    into an array (``JaxVariable._convert_to_tensor``, see :mod:`skkeras._jax_init`);
+    with ``replacement``, that function takes its place. Returns the one in place before."""
     from keras.src.backend.jax.core import JaxVariable
 
-    return JaxVariable
+    current = JaxVariable._convert_to_tensor
+    if replacement is not None:
+        JaxVariable._convert_to_tensor = replacement
+    return current

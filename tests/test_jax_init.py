@@ -53,17 +53,17 @@ def test_models_built_with_numpy_initializers_equal_keras_own():
 def test_variables_of_python_numbers_equal_keras_own_and_the_class_is_restored():
     """An optimizer's iteration count and learning rate start from Python numbers;
     cast in NumPy they give Keras's arrays (dtype, bits, weak type) without compiling."""
-    from skkeras._keras_compat import jax_variable_class
+    from skkeras._keras_compat import jax_variable_conversion
 
-    original = jax_variable_class()._convert_to_tensor
+    original = jax_variable_conversion()
     cases = [(0, "int32"), (7, "int64"), (1e-3, "float32"), (0.1, "float64"), (3, "float32"),
              (True, "bool"), (np.float64(2.5), "float32")]
     plain = [keras.Variable(value, dtype=dtype) for value, dtype in cases]
     with _jax_init.numpy_initializers():
-        assert jax_variable_class()._convert_to_tensor is not original
+        assert jax_variable_conversion() is not original
         cast = [keras.Variable(value, dtype=dtype) for value, dtype in cases]
         adam = keras.optimizers.Adam(learning_rate=3e-4)
-    assert jax_variable_class()._convert_to_tensor is original
+    assert jax_variable_conversion() is original
     reference = keras.optimizers.Adam(learning_rate=3e-4)
     for a, b in zip(plain + reference.variables, cast + adam.variables, strict=True):
         assert a.dtype == b.dtype and a.value.weak_type == b.value.weak_type
