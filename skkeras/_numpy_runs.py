@@ -47,7 +47,6 @@ class Net:
         self.size = int(self.offsets[-1])
         index = {id(v): i for i, v in enumerate(self.variables)}
         self.ops: list[tuple] = []  # ("dense", kernel, bias) or ("act", name)
-        self._ones_rows: dict[int, np.ndarray] = {}
         for layer in _chain(model) or []:
             kind = type(layer).__name__
             if kind == "Dense":
@@ -60,13 +59,6 @@ class Net:
                 self.ops.append(("act", _activation_name(layer.activation)))
             elif kind == "ReLU":
                 self.ops.append(("act", "relu"))
-
-    def _ones(self, rows: int) -> np.ndarray:
-        """A (1, rows) row of ones (kept: every step asks for it)."""
-        ones = self._ones_rows.get(rows)
-        if ones is None:
-            ones = self._ones_rows[rows] = np.ones((1, rows), F32)
-        return ones
 
     def views(self, flat: np.ndarray, *, broadcast: bool = False) -> list[np.ndarray]:
         """Each variable's values in ``flat`` (runs x parameters), as (runs, *shape)
@@ -101,8 +93,8 @@ class Net:
                 g = _ACTIVATIONS[op[1]][1](h, out, g)
                 continue
             np.matmul(h.swapaxes(1, 2), g, out=g_w[op[1]])
-            if op[2] is not None:  # the sum over rows, as a product: half a 3-D reduce's time
-                np.matmul(self._ones(g.shape[1]), g, out=g_w[op[2]])
+            if op[2] is not None:
+                np.add.reduce(g, axis=1, keepdims=True, out=g_w[op[2]])
             if position:  # the input's gradient is not needed
                 g = g @ w[op[1]].swapaxes(1, 2)
 
