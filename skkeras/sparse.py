@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import scipy.sparse
 
+from . import _runtime
 from .seeding import epoch_permutation
 
 __all__ = [
@@ -251,7 +252,9 @@ def _device_batch(x: Any, rows: slice, size: int) -> Any:
     return part(x)
 
 
-_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Compiled sparse forward passes by model (held weakly), cleared by ``skkeras.clear_caches()``.
+_FORWARDS: weakref.WeakKeyDictionary = _runtime.register(
+    "sparse forward passes", weakref.WeakKeyDictionary())
 
 
 def _compiled_forward(model: keras.Model) -> Any:

@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.base import clone
 
 import skkeras
-from skkeras import KerasClassifier, KerasRegressor, _runtime, engine, prediction, reuse
+from skkeras import KerasClassifier, KerasRegressor, _runtime, engine, prediction, reuse, sparse
 from skkeras.training import lookup_trained_ahead, trained_ahead
 
 
@@ -78,9 +79,11 @@ def test_clear_caches_empties_every_registered_cache(binary_data):
     fitted = KerasClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0,
                              engine="fast").fit(X, y)  # the compiled path: a program cached
     fitted.predict(X)
+    fitted.predict(scipy.sparse.csr_matrix(X))  # a compiled sparse forward pass
     registered = _runtime.caches()
-    assert {"compiled programs", "weight snapshots", "workbenches"} <= set(registered)
-    assert len(engine._PROGRAMS) and len(prediction._SNAPSHOTS)
+    assert {"compiled programs", "weight snapshots", "workbenches",
+            "sparse forward passes"} <= set(registered)
+    assert len(engine._PROGRAMS) and len(prediction._SNAPSHOTS) and len(sparse._FORWARDS)
     skkeras.clear_caches()
     assert all(len(cache) == 0 for cache in registered.values())
     assert len(reuse._WORKBENCHES) == 0
