@@ -68,3 +68,17 @@ def test_variables_of_python_numbers_equal_keras_own_and_the_class_is_restored()
     for a, b in zip(plain + reference.variables, cast + adam.variables, strict=True):
         assert a.dtype == b.dtype and a.value.weak_type == b.value.weak_type
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="Keras's JAX backend only")
+def test_building_with_int_seeds_compiles_nothing(caplog):
+    """Initialisers seeded with ints (as under a fit's seed) draw their keys in NumPy:
+    building a model compiles no XLA program, and gives Keras's own values."""
+    plain = _build()
+    jax.clear_caches()
+    with jax.log_compiles(), caplog.at_level("DEBUG"), _jax_init.numpy_initializers():
+        drawn = _build()
+    compiled = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert compiled == []
+    for a, b in zip(plain.weights, drawn.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
