@@ -23,7 +23,7 @@ imported when a system builds an estimator (``pip install torch skorch``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,7 @@ class SkorchSystem(System):
     uses_keras = False
     distribution = "skorch"
     requires = ("torch", "skorch")
+    epochs_param = "max_epochs"
     note = (
         "`NeuralNetBinaryClassifier`/`NeuralNetRegressor` (PyTorch, CPU) with the same hidden "
         "layers, ReLU, Adam (lr 1e-3), `max_epochs` as epochs, `train_split=None` (no hold-out), "
@@ -125,13 +126,3 @@ class SkorchSystem(System):
 
         return Regressor(_mlp_module(models.HOUSING_HIDDEN), **self._common(epochs, batch_size))
 
-    def epoch_grid(
-        self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
-    ) -> dict[str, list[Any]]:
-        return {f"{step}max_epochs": list(epochs), f"{step}batch_size": list(batch_sizes)}
-
-    def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
-        return {
-            "epochs": int(params[f"{step}max_epochs"]),
-            "batch_size": int(params[f"{step}batch_size"]),
-        }

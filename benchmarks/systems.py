@@ -55,6 +55,8 @@ class System:
     #: The Keras backend its subprocesses run on, whatever ``--backend`` says (None: that one),
     #: so that one run can put skkeras on TensorFlow and on JAX side by side.
     backend: str | None = None
+    #: The estimator parameter that holds the number of epochs (``max_iter`` for the MLP).
+    epochs_param: str = "epochs"
     #: Modules it needs beyond skkeras's own dependencies and the ``bench`` extra; a system
     #: missing one is left out of the default ``--systems`` (see :meth:`available`).
     requires: tuple[str, ...] = ()
@@ -81,12 +83,12 @@ class System:
         self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
     ) -> dict[str, list[Any]]:
         """GridSearchCV's ``param_grid`` over epochs × batch size, for the step named ``step``."""
-        return {f"{step}epochs": list(epochs), f"{step}batch_size": list(batch_sizes)}
+        return {f"{step}{self.epochs_param}": list(epochs), f"{step}batch_size": list(batch_sizes)}
 
     def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
         """``best_params_`` of a search over :meth:`epoch_grid`, as ``{"epochs", "batch_size"}``."""
         return {
-            "epochs": int(params[f"{step}epochs"]),
+            "epochs": int(params[f"{step}{self.epochs_param}"]),
             "batch_size": int(params[f"{step}batch_size"]),
         }
 
@@ -119,17 +121,11 @@ def _wrapper(module: str, name: str, builder: Any, epochs: int, batch_size: int)
     return cls(model=builder, epochs=epochs, batch_size=batch_size, verbose=0, random_state=SEED)
 
 
-class SkkerasSystem(System):
-    """skkeras's estimators with the shared builders."""
-
-    name = "skkeras"
-    label = "skkeras"
-    distribution = "skkeras"
-    note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=seed)`, defaults otherwise."
-    compiles = True
+class _ScikerasConstructorSystem(System):
+    """Estimators with scikeras's constructor, from :attr:`module`, given the shared builders."""
 
     #: Module holding KerasClassifier / KerasRegressor with scikeras's constructor.
-    module = "skkeras"
+    module = ""
 
     def classifier(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
@@ -139,6 +135,18 @@ class SkkerasSystem(System):
 
     def regressor(self, epochs: int, batch_size: int) -> Any:
         return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
+
+
+class SkkerasSystem(_ScikerasConstructorSystem):
+    """skkeras's estimators with the shared builders."""
+
+    name = "skkeras"
+    label = "skkeras"
+    distribution = "skkeras"
+    note = "`KerasClassifier`/`KerasRegressor(model=builder, random_state=seed)`, defaults otherwise."
+    compiles = True
+    module = "skkeras"
+
 
 
 class SkkerasTensorflowSystem(SkkerasSystem):
@@ -212,7 +220,7 @@ class SkkerasXlaSystem(SkkerasSystem):
         )
 
 
-class ScikerasSystem(System):
+class ScikerasSystem(_ScikerasConstructorSystem):
     """scikeras 0.13's estimators with the shared builders."""
 
     name = "scikeras"
@@ -225,14 +233,6 @@ class ScikerasSystem(System):
 
     module = "scikeras.wrappers"
 
-    def classifier(self, epochs: int, batch_size: int) -> Any:
-        return _wrapper(self.module, "KerasClassifier", models.pima_net, epochs, batch_size)
-
-    def custom_classifier(self, builder: Any, epochs: int, batch_size: int) -> Any:
-        return _wrapper(self.module, "KerasClassifier", builder, epochs, batch_size)
-
-    def regressor(self, epochs: int, batch_size: int) -> Any:
-        return _wrapper(self.module, "KerasRegressor", models.housing_net, epochs, batch_size)
 
 
 class KerasWrappersSystem(System):
@@ -300,6 +300,7 @@ class MLPSystem(System):
         "(`tol=0`)."
     )
 
+    epochs_param = "max_iter"
     #: Never stop early on a stalled loss: run exactly ``max_iter`` epochs, like Keras.
     _NO_EARLY_STOP = {"tol": 0.0, "n_iter_no_change": 1_000_000_000}
 
@@ -322,16 +323,6 @@ class MLPSystem(System):
             hidden_layer_sizes=models.HOUSING_HIDDEN, **self._common(epochs, batch_size)
         )
 
-    def epoch_grid(
-        self, epochs: Sequence[int], batch_sizes: Sequence[int], step: str = "net__"
-    ) -> dict[str, list[Any]]:
-        return {f"{step}max_iter": list(epochs), f"{step}batch_size": list(batch_sizes)}
-
-    def best_params(self, params: Mapping[str, Any], step: str = "net__") -> dict[str, Any]:
-        return {
-            "epochs": int(params[f"{step}max_iter"]),
-            "batch_size": int(params[f"{step}batch_size"]),
-        }
 
 
 #: Every system, in report order; skkeras first (the baseline of the speed-ups).
