@@ -46,3 +46,20 @@ def row_limit(monkeypatch):
 
     monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", guarded)
     return limit
+
+
+@pytest.fixture
+def stack_sizes(monkeypatch):
+    """The number of runs in each NumPy stack trained meanwhile (each
+    ``skkeras._numpy_train.Runs`` made), in order."""
+    from skkeras import _numpy_train
+
+    sizes: list[int] = []
+    original = _numpy_train.Runs
+
+    def recording(jobs, *args):
+        sizes.append(len(jobs))
+        return original(jobs, *args)
+
+    monkeypatch.setattr(_numpy_train, "Runs", recording)
+    return sizes

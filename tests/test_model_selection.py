@@ -188,21 +188,14 @@ def test_a_transformed_target_regressor_is_looked_through(capsys):
     np.testing.assert_allclose(ours["test_score"], theirs["test_score"], rtol=1e-6)
 
 
-def test_numpy_stacks_give_the_unstacked_searchs_results(binary_data, monkeypatch):
+def test_numpy_stacks_give_the_unstacked_searchs_results(binary_data, monkeypatch, stack_sizes):
     """A search small enough for NumPy trains each batch size and learning rate's runs
     (its folds, and on JAX its refits) as one stack: the same cv_results_ and refit as
     the same search with every run trained alone."""
     monkeypatch.setattr(_numpy_train, "WORK_LIMIT", NUMPY_WORK_LIMIT)
     X, y = binary_data
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    sizes = []
-    original = _numpy_train.Runs
-
-    def recording(jobs, *args):
-        sizes.append(len(jobs))
-        return original(jobs, *args)
-
-    monkeypatch.setattr(_numpy_train, "Runs", recording)
+    sizes = stack_sizes
     stacked = skk.GridSearchCV(pipeline(), GRID, cv=cv).fit(X, y)
     # 2 batch sizes x 2 learning rates, each a stack of 3 folds and, where the search
     # trains refits ahead (JAX), the refit (epochs 2 and 4 share runs); else the best

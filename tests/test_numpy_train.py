@@ -133,23 +133,17 @@ def test_stacked_runs_give_each_runs_numbers_alone(name):
         np.testing.assert_allclose(np.asarray(variable), value, rtol=1e-6, atol=1e-6)
 
 
-def test_a_group_over_the_memory_limit_trains_as_several_stacks(monkeypatch):
+def test_a_group_over_the_memory_limit_trains_as_several_stacks(monkeypatch, stack_sizes):
     case = CASES["bce-adam-accuracy"]
     spec = {k: case.get(k) for k in ("layers", "loss", "optimizer", "metrics", "weighted_metrics")}
     jobs = [TrainingJob(_model(**spec), X[:rows], case["y"][:rows], None, 3, 7, 0, seed, True)
             for rows, seed in ((50, 1), (44, 2), (37, 3))]
     whole = _numpy_train.train_numpy_runs(jobs, [{3}] * 3)
-    sizes = []
-    original = _numpy_train.Runs
-
-    def recording(stack, *args):
-        sizes.append(len(stack))
-        return original(stack, *args)
-
-    monkeypatch.setattr(_numpy_train, "Runs", recording)
+    assert stack_sizes == [3]
+    stack_sizes.clear()
     monkeypatch.setattr(_numpy_train, "STACK_BYTES", 4 * 50 * 9 * 2)  # two runs' arrays
     split = _numpy_train.train_numpy_runs(jobs, [{3}] * 3)
-    assert sizes == [2, 1]
+    assert stack_sizes == [2, 1]
     for a, b in zip(whole, split, strict=True):
         for x, y in zip(a[3].trainable, b[3].trainable, strict=True):
             np.testing.assert_array_equal(x, y)
