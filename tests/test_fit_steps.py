@@ -295,6 +295,20 @@ def test_divergence_is_an_error_that_keeps_the_previous_fit(regression_data, eng
     assert est.current_epoch == 2
 
 
+def test_a_first_fit_that_diverges_leaves_the_estimator_unfitted(regression_data):
+    """The encoders fitted before training are rolled back with the rest: predicting
+    raises scikit-learn's NotFittedError, not an error from a half-made state."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = unscaled(regression_data)
+    est = KerasRegressor(**{**TINY, "epochs": 5}, optimizer__learning_rate=1e6)
+    with pytest.raises(ValueError, match="diverged"):
+        est.fit(X, y)
+    assert "target_encoder_" not in vars(est)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
 def test_divergence_in_a_search_gets_the_error_score(regression_data):
     X, y = unscaled(regression_data)
     grid = GridSearchCV(KerasRegressor(**{**TINY, "epochs": 5}),
