@@ -67,6 +67,11 @@ def loss_tracker(model: keras.Model) -> Any:
     return model._loss_tracker
 
 
+def has_compiled_metrics(model: keras.Model) -> bool:
+    """Whether the model was compiled with metrics (built or not yet)."""
+    return getattr(model, "_compile_metrics", None) is not None
+
+
 def compiled_metrics(model: keras.Model) -> tuple[Any, list[Any], list[Any]] | None:
     """The compiled metrics container, its plain and its weighted metrics (None when
     the model was compiled without metrics)."""

@@ -43,6 +43,7 @@ import keras
 import numpy as np
 
 from . import _keras_compat
+from ._jax_init import numpy_initializers
 from ._numpy_forward import _chain
 from ._numpy_math import _LOSSES, _METRICS, _OPTIMIZERS, F32, Loss, _activation_name
 from ._numpy_runs import Net, Runs, stack_key
@@ -188,6 +189,26 @@ def _unwrapped(metrics: Sequence[Any]) -> list[Any]:
     return found
 
 
+def prepare(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
+    """Build what the NumPy executor reads: the optimizer's variables, and the compiled
+    metrics when there are any (:func:`skkeras.engine.prepare`, as ``fit`` would).
+
+    A built model compiled with one loss and no metrics skips Keras's symbolic pass over
+    a batch: it would only build the compiled loss, which holds no state for one loss
+    (0.04 s, the first time in a TensorFlow process). The compiled path and
+    ``Model.fit`` build it when they run.
+    """
+    if (model.built and not _keras_compat.has_compiled_metrics(model)
+            and not keras.tree.is_nested(model.loss)):
+        if not model.optimizer.built:
+            with numpy_initializers():  # zeros without compiling, on JAX
+                model.optimizer.build(model.trainable_variables)
+        return
+    from .engine import prepare as prepare_all
+
+    prepare_all(model, x, y, batch_size)
+
+
 def work(job: TrainingJob) -> int:
     """The job's size for :func:`use_numpy`: optimizer steps x (weights + batch rows x
     the widest layer)."""
@@ -208,9 +229,7 @@ def use_numpy(job: TrainingJob) -> tuple[bool, str]:
     reasons = blockers(job)
     if reasons:
         return False, "; ".join(reasons)
-    from .engine import prepare
-
-    prepare(job.model, job.x, job.y, job.batch_size)  # builds the metrics (either path would)
+    prepare(job.model, job.x, job.y, job.batch_size)
     if metric_plan(job.model) is None:
         return False, "a compiled metric the NumPy executor does not compute"
     return True, f"a small job ({size:,} < {WORK_LIMIT:,} step-weights)"
@@ -300,8 +319,6 @@ def _train_stack(jobs: Sequence[TrainingJob], stops: Sequence[Collection[int]], 
 
 
 def _stack_key(job: TrainingJob) -> tuple | None:
-    from .engine import prepare
-
     prepare(job.model, job.x, job.y, job.batch_size)
     metrics = metric_plan(job.model)
     return None if metrics is None else stack_key(job, Net(job.model), metrics, _loss_spec(job.model))
@@ -309,8 +326,6 @@ def _stack_key(job: TrainingJob) -> tuple | None:
 
 def _runs(jobs: Sequence[TrainingJob]) -> Runs:
     """The jobs (of one stack key) as a :class:`~skkeras._numpy_runs.Runs`."""
-    from .engine import prepare
-
     for job in jobs:
         prepare(job.model, job.x, job.y, job.batch_size)
     metrics = metric_plan(jobs[0].model)

@@ -382,7 +382,8 @@ def compile_model(
                 f"it takes {sorted(parameters)}."
             )
     if not model.compiled:
-        model.compile(**compile_kwargs)
+        with numpy_initializers():  # the loss tracker's zeros without compiling, on JAX
+            model.compile(**compile_kwargs)
         return model
     # A builder that compiled with compile_kwargs' optimizer or loss passed the routed
     # settings on (scikeras's builders do: optimizer=compile_kwargs["optimizer"]).

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from . import building, reuse
+from . import _numpy_train, building, reuse
 from .engine import prepare as prepare_for_training
 from .inputs import n_rows, take_rows
 from .job import TrainedState, TrainingJob
@@ -190,15 +190,17 @@ def job_on_workbench(estimator: Any, job: TrainingJob, bench: reuse.Workbench, b
 
     model = bench.model
     try:
-        fast = choose_path(replace(job, engine="auto")) in ("fast", "numpy")
+        path = choose_path(replace(job, engine="auto"))
     except ValueError:
-        fast = False
-    if not fast:
+        path = None
+    if path not in ("fast", "numpy"):
         model = build_model()
         estimator._match_target(model)
         return replace(job, model=model), None
     if bench.initial is None:
-        prepare_for_training(model, job.x, job.y, job.batch_size)
+        # (the optimizer's initial values; the compiled path builds the rest when it runs)
+        prepare = _numpy_train.prepare if path == "numpy" else prepare_for_training
+        prepare(model, job.x, job.y, job.batch_size)
         bench.initial = TrainedState.of(model, {})
     return replace(job, initial=bench.initial), bench
 

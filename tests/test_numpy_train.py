@@ -179,6 +179,33 @@ def test_callbacks_and_large_jobs_take_the_compiled_path():
     assert not chosen and "large job" in why and choose_path(big) == "fast"
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="compiling is JAX's cost here")
+def test_a_small_first_fit_and_its_predictions_compile_nothing_on_jax(caplog):
+    """Initial values, the optimizer's variables and the trained values written back
+    all go through NumPy: a NumPy fit compiles no XLA program."""
+    import jax
+
+    jax.clear_caches()
+    with jax.log_compiles(), caplog.at_level("DEBUG"):
+        est = KerasClassifier(hidden_layer_sizes=(6,), epochs=2, random_state=0).fit(X, Y_CLASS)
+        est.predict_proba(X)
+    assert est.fit_path_ == "numpy"
+    assert [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()] == []
+
+
+def test_a_numpy_fit_leaves_a_model_keras_evaluates_and_trains_on():
+    """The NumPy path skips Keras's symbolic build of the compiled loss when there are
+    no metrics; Keras builds it when it needs it."""
+    est = KerasRegressor(hidden_layer_sizes=(6,), epochs=2, random_state=0).fit(X, Y_REAL)
+    assert est.fit_path_ == "numpy"
+    model = est.model_
+    before = model.evaluate(X, Y_REAL, verbose=0)
+    expected = np.mean((est.predict(X) - Y_REAL) ** 2)
+    np.testing.assert_allclose(before, expected, rtol=1e-4)
+    model.fit(X, Y_REAL, epochs=1, verbose=0)
+    assert model.evaluate(X, Y_REAL, verbose=0) != before
+
+
 def test_estimators_choose_numpy_for_small_jobs_and_match_engine_fast():
     params = dict(hidden_layer_sizes=(6,), epochs=4, batch_size=8, random_state=0)
     small = KerasClassifier(**params).fit(X, Y_CLASS, sample_weight=WEIGHTS)

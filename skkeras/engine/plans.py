@@ -139,8 +139,12 @@ def _to_device(plan: tuple[np.ndarray, ...], n_batches: int) -> tuple[tuple[Any,
 # ----------------------------------------------------------------- training
 def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
     """Assign ``values`` to ``variables``, one to one (and note that weights changed:
-    prediction's snapshots on TensorFlow are read again)."""
+    prediction's snapshots on TensorFlow are read again). NumPy values are cast in NumPy
+    to the dtype the variable stores (int64 is int32 on JAX without x64): the backend's
+    cast would compile a program on JAX."""
     for variable, value in zip(variables, values, strict=True):
+        if isinstance(value, np.ndarray):
+            value = value.astype(keras.backend.standardize_dtype(variable.value.dtype), copy=False)
         variable.assign(value)
     _runtime.bump_weights_generation()
 
