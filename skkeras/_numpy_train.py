@@ -43,7 +43,6 @@ import keras
 import numpy as np
 
 from . import _keras_compat
-from ._jax_init import numpy_initializers
 from ._numpy_forward import _chain
 from ._numpy_math import _LOSSES, _METRICS, _OPTIMIZERS, F32, Loss, _activation_name
 from ._numpy_runs import Net, Runs, stack_key
@@ -198,15 +197,11 @@ def prepare(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
     (0.04 s, the first time in a TensorFlow process). The compiled path and
     ``Model.fit`` build it when they run.
     """
-    if (model.built and not _keras_compat.has_compiled_metrics(model)
-            and not keras.tree.is_nested(model.loss)):
-        if not model.optimizer.built:
-            with numpy_initializers():  # zeros without compiling, on JAX
-                model.optimizer.build(model.trainable_variables)
-        return
     from .engine import prepare as prepare_all
 
-    prepare_all(model, x, y, batch_size)
+    loss_only = (model.built and not _keras_compat.has_compiled_metrics(model)
+                 and not keras.tree.is_nested(model.loss))
+    prepare_all(model, x, y, batch_size, symbolic=not loss_only)
 
 
 def work(job: TrainingJob) -> int:

@@ -149,13 +149,16 @@ def assign_values(variables: Sequence[Any], values: Sequence[Any]) -> None:
     _runtime.bump_weights_generation()
 
 
-def prepare(model: keras.Model, x: Any, y: Any, batch_size: int) -> None:
+def prepare(model: keras.Model, x: Any, y: Any, batch_size: int, *, symbolic: bool = True) -> None:
     """Create the optimizer, loss and metric variables fit would create (``y``: an array,
-    or a dict/list of arrays for a model with several outputs)."""
-    first = (dense_rows(x, slice(0, batch_size)),
-             keras.tree.map_structure(lambda a: a[:batch_size], y))
-    sample = (*first, np.ones(min(batch_size, n_rows(x)), dtype=np.float32))
+    or a dict/list of arrays for a model with several outputs). With ``symbolic=False``,
+    the optimizer's alone: Keras's symbolic pass over a batch, which builds the compiled
+    loss and metrics, is left to whoever needs them built."""
     with numpy_initializers():  # zeros without compiling, on JAX (skkeras._jax_init)
-        _keras_compat.symbolic_build(model, sample)
+        if symbolic:
+            first = (dense_rows(x, slice(0, batch_size)),
+                     keras.tree.map_structure(lambda a: a[:batch_size], y))
+            sample = (*first, np.ones(min(batch_size, n_rows(x)), dtype=np.float32))
+            _keras_compat.symbolic_build(model, sample)
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
