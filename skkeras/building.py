@@ -170,6 +170,11 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def takes_argument(builder: Builder, name: str) -> bool:
+    """Whether ``builder`` is called with ``name`` when skkeras provides it."""
+    return name in signature_parameters(builder) or accepts_var_keyword(builder)
+
+
 def _describe(builder: Any) -> str:
     name = getattr(builder, "__qualname__", None) or type(builder).__name__
     return f"The model builder {name}()"
@@ -293,9 +298,15 @@ def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizer
     """
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
+    if isinstance(optimizer, str):
+        named = _class_named(optimizer, keras.optimizers)
+        if named is None:
+            raise ValueError(
+                f"optimizer={optimizer!r} is not a Keras optimizer: give a name ('adam', "
+                "'sgd', 'rmsprop', 'adamw'...), a keras.optimizers class or an instance."
+            )
+        optimizer = named
     with numpy_initializers():
-        if isinstance(optimizer, str):
-            optimizer = type(keras.optimizers.get(optimizer))
         if isinstance(optimizer, keras.optimizers.Optimizer):
             return type(optimizer).from_config({**optimizer.get_config(), **kwargs})
         if isinstance(optimizer, type):

@@ -65,12 +65,12 @@ class ModelBuildingMixin:
                     name: params[name] for name in self._extra_param_names()
                     if routing_prefix(name) is None
                 }
-                provided = {
-                    "meta": meta,
-                    "compile_kwargs": self._compile_arguments(meta.get("target_type_"),
-                                                           meta.get("n_outputs_expected_")),
-                    "params": params,
-                }
+                # compile_kwargs (a new optimizer and loss) only for a builder that takes it.
+                provided = {"meta": meta}
+                if building.takes_argument(spec, "compile_kwargs"):
+                    provided["compile_kwargs"] = self._compile_arguments(
+                        meta.get("target_type_"), meta.get("n_outputs_expected_"))
+                provided["params"] = params
                 try:
                     arguments = building.builder_arguments(
                         spec, routed=self._routed("model"), extra=extra,

@@ -405,6 +405,34 @@ def test_make_optimizer_is_fresh_every_time():
     assert isinstance(make_optimizer(keras.optimizers.SGD, {}), keras.optimizers.SGD)
     with pytest.raises(ValueError, match="optimizer"):
         make_optimizer(42, {})
+    assert isinstance(make_optimizer("rmsprop", {}), keras.optimizers.RMSprop)  # Keras's names
+
+
+def test_unknown_optimizer_name_is_named_with_what_is_accepted(binary_data):
+    X, y = binary_data
+    with pytest.raises(ValueError, match=r"optimizer='nonsense' is not a Keras optimizer.*'adam'"):
+        KerasClassifier(optimizer="nonsense", epochs=1).fit(X, y)
+
+
+class _CountingClassifier(KerasClassifier):
+    made = 0
+
+    def _compile_arguments(self, target_type, n_output_units):
+        type(self).made += 1
+        return super()._compile_arguments(target_type, n_output_units)
+
+
+def test_compile_arguments_are_made_for_the_builder_only_when_it_takes_them(binary_data):
+    """A new optimizer and loss cost milliseconds of a first fit: the built-in MLP and
+    builders without ``compile_kwargs`` get none; one that takes it gets its own."""
+    X, y = binary_data
+    _CountingClassifier.made = 0
+    _CountingClassifier(epochs=1, hidden_layer_sizes=(3,)).fit(X, y)
+    assert _CountingClassifier.made == 1  # the compile step's
+    _CountingClassifier.made = 0
+    builder = recording_builder()
+    _CountingClassifier(model=builder, epochs=1).fit(X, y)
+    assert _CountingClassifier.made == 2 and "compile_kwargs" in builder.calls[0]
 
 
 def test_make_loss_by_name_class_and_instance():
