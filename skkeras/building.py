@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from . import _keras_compat
 from ._jax_init import numpy_initializers
@@ -51,8 +54,7 @@ def build_mlp(
     sigmoid unit for binary labels, a softmax over the classes, one sigmoid per
     label for multilabel targets, or one linear unit per regression output.
     """
-    if isinstance(hidden_layer_sizes, int):
-        hidden_layer_sizes = (hidden_layer_sizes,)
+    hidden_layer_sizes = _check_mlp_arguments(hidden_layer_sizes, dropout, l2)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     inputs, features = _mlp_inputs(meta)
     hidden = features
@@ -69,6 +71,29 @@ def build_mlp(
         kernel_initializer=kernel_initializer,
     )(hidden)
     return keras.Model(inputs, outputs, name="skkeras_mlp")
+
+
+def _check_mlp_arguments(hidden_layer_sizes: Any, dropout: Any, l2: Any) -> tuple[int, ...]:
+    """The MLP's numeric hyperparameters checked, named as the user sets them."""
+    def integer(value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    def real(value: Any) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+    sizes = (hidden_layer_sizes,) if integer(hidden_layer_sizes) else hidden_layer_sizes
+    if not isinstance(sizes, Sequence | np.ndarray) or isinstance(sizes, str) or not all(
+        integer(units) and units >= 1 for units in sizes
+    ):
+        raise ValueError(
+            f"model__hidden_layer_sizes={hidden_layer_sizes!r}: the hidden layer sizes are "
+            "positive integers, e.g. (100,), (64, 32), or () for no hidden layer."
+        )
+    if not real(dropout) or not 0 <= dropout < 1:
+        raise ValueError(f"model__dropout={dropout!r}: the dropout rate is a number in [0, 1).")
+    if not real(l2) or l2 < 0:
+        raise ValueError(f"model__l2={l2!r}: the L2 penalty is a non-negative number.")
+    return tuple(int(units) for units in sizes)
 
 
 def _mlp_inputs(meta: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -344,10 +369,23 @@ def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.call
     named = callbacks if isinstance(callbacks, Mapping) else dict(enumerate(
         callbacks if isinstance(callbacks, list | tuple) else [callbacks]
     ))
+    stray = sorted({k.split("__", 1)[0] for k in kwargs if "__" in k} - {str(k) for k in named})
+    if stray:
+        raise ValueError(
+            f"callbacks__{stray[0]}__* names no callback: the callbacks are "
+            f"{[str(k) for k in named]} (positions of a list, keys of a dict)."
+        )
     shared = {k: v for k, v in kwargs.items() if "__" not in k}
     made = []
     for key, callback in named.items():
         own = route_params(kwargs, str(key))
+        if not isinstance(callback, keras.callbacks.Callback) and not (
+            isinstance(callback, type) and issubclass(callback, keras.callbacks.Callback)
+        ):
+            raise ValueError(
+                f"callbacks[{key!r}] is {callback!r}: a callback is a keras.callbacks.Callback "
+                "instance or subclass."
+            )
         if isinstance(callback, type):
             made.append(_construct(callback, {**shared, **own}, "callbacks"))
         elif own:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,8 @@ def class_sample_weight(
         raise ValueError(
             f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}."
         )
+    if isinstance(class_weight, Mapping):
+        _check_class_weight_values(class_weight)
     if isinstance(class_weight, Mapping) and y.ndim == 1:
         known = np.unique(y) if classes is None else np.asarray(classes)
         unknown = [label for label in class_weight if not np.any(known == label)]
@@ -60,6 +63,17 @@ def class_sample_weight(
                 f"{known.tolist()}."
             )
     return compute_sample_weight(class_weight, y)
+
+
+def _check_class_weight_values(class_weight: Mapping[Any, Any]) -> None:
+    """Each weight a finite, non-negative number (as sample weights must be)."""
+    for label, weight in class_weight.items():
+        number = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
+        if not number or not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"class_weight[{label!r}] is {weight!r}: class weights must be finite, "
+                "non-negative numbers."
+            )
 
 
 def combine_weights(*weights: np.ndarray | None) -> np.ndarray | None:

@@ -189,6 +189,35 @@ def test_builtin_mlp_hyperparameters(binary_data):
     assert est.predict_proba(X).shape == (120, 2)
 
 
+@pytest.mark.parametrize("name, value, message", [
+    ("hidden_layer_sizes", (0,), "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", (-3,), "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", (2.5,), "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", (True,), "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", "abc", "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", None, "hidden layer sizes are positive integers"),
+    ("hidden_layer_sizes", [[3]], "hidden layer sizes are positive integers"),
+    ("dropout", "x", r"dropout rate is a number in \[0, 1\)"),
+    ("dropout", 1.0, r"dropout rate is a number in \[0, 1\)"),
+    ("l2", -0.1, "L2 penalty is a non-negative number"),
+])
+def test_builtin_mlp_refuses_bad_hyperparameters_by_name(binary_data, name, value, message):
+    X, y = binary_data
+    est = KerasClassifier(epochs=1, random_state=0, model__hidden_layer_sizes=(3,)).fit(X, y)
+    before = est.predict_proba(X)
+    with pytest.raises(ValueError, match=f"model__{name}=.*{message}"):
+        est.set_params(**{f"model__{name}": value}).fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), before)
+
+
+def test_builtin_mlp_takes_sizes_as_an_int_a_list_or_an_array(binary_data):
+    X, y = binary_data
+    for sizes in (3, [3, 2], np.array([3, 2]), ()):
+        est = KerasClassifier(epochs=1, model__hidden_layer_sizes=sizes).fit(X, y)
+        dense = [layer.units for layer in est.model_.layers if isinstance(layer, keras.layers.Dense)]
+        assert dense == [*np.atleast_1d(sizes).astype(int).tolist(), 1]
+
+
 def test_default_classifier_is_like_mlpclassifier(multiclass_data):
     X, y = multiclass_data
     est = KerasClassifier()

@@ -241,6 +241,24 @@ def test_callbacks_prefix_refuses_to_configure_an_instance(binary_data):
         est.fit(X, y)
 
 
+@pytest.mark.parametrize("callbacks, fit_kwargs, message", [
+    ([5], {}, r"callbacks\[0\] is 5: a callback is a keras.callbacks.Callback"),
+    ({"stop": "x"}, {}, r"callbacks\['stop'\] is 'x'"),
+    (None, {"callbacks": 5}, r"callbacks\[0\] is 5"),
+    ([keras.callbacks.EarlyStopping], {"callbacks__3__patience": 2},
+     r"callbacks__3__\* names no callback: the callbacks are \['0'\]"),
+])
+def test_callbacks_must_be_callbacks(binary_data, callbacks, fit_kwargs, message):
+    X, y = binary_data
+    est = KerasClassifier(**TINY).fit(X, y)
+    before = est.predict_proba(X)
+    routed = {k: v for k, v in fit_kwargs.items() if "__" in k}
+    est.set_params(callbacks=callbacks, **routed)
+    with pytest.raises(ValueError, match=message):
+        est.fit(X, y, **{k: v for k, v in fit_kwargs.items() if k not in routed})
+    np.testing.assert_array_equal(est.predict_proba(X), before)
+
+
 def test_fit_prefix_still_refuses_what_skkeras_sets(binary_data):
     X, y = binary_data
     with pytest.raises(ValueError, match="initial_epoch"):

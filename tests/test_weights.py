@@ -149,3 +149,13 @@ def test_class_weight_zeroing_every_sample_is_an_error(binary_data):
         KerasClassifier(class_weight={0: 0.0, 1: 0.0}, **TINY).fit(X, y)
     with pytest.raises(ValueError, match="class_weight"):
         KerasClassifier(class_weight="even", **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "x", None, True])
+def test_class_weight_values_must_be_finite_non_negative_numbers(binary_data, weight):
+    X, y = binary_data
+    est = KerasClassifier(**TINY).fit(X, y)
+    before = est.predict_proba(X)
+    with pytest.raises(ValueError, match=r"class_weight\[0\] is .*finite, non-negative numbers"):
+        est.set_params(class_weight={0: weight, 1: 1.0}).fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), before)
