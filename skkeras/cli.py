@@ -245,9 +245,13 @@ def _random_state(text: str) -> int | None:
     if text.lower() == "none":
         return None
     try:
-        return int(text)
+        seed = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or none, got {text!r}") from None
+        seed = -1
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to 2**32 - 1, or none, got {text!r}")
+    return seed
 
 
 def _fraction(text: str) -> float:
@@ -353,12 +357,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_writable_directory(out: Path) -> None:
+    """``--out`` is a directory, or can be made as one, that this user may write in."""
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {str(out)!r} exists and is not a directory.")
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportError(f"--out {str(out)!r}: {str(existing)!r} is not a directory this user may write in.")
+
+
 def _run_report(args: argparse.Namespace) -> int:
     if args.grid is not None:
         parse_grid(args.grid)  # fail on a bad grid before loading anything
     params = parse_params(args.param)
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ReportError(f"--out {args.out!r} exists and is not a directory.")
+    if args.out is not None:
+        _check_writable_directory(Path(args.out))  # before the fits, not after them
     if args.dataset is not None:
         if args.target is not None:
             raise ReportError("--target is for --csv; a bundled data set has its own target.")
@@ -418,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _run_report(args)
-    except ReportError as exc:
+    except ValueError as exc:  # ReportError, and a parameter or the data refused on the way
         print(f"skkeras {args.command}: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

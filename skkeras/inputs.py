@@ -71,7 +71,7 @@ def check_float32_range(X: Any, name: str = "X") -> None:
     values = X.data if scipy.sparse.issparse(X) else X
     if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.size:
         largest = float(np.max(np.abs(values)))
-        if largest > np.finfo(MODEL_DTYPE).max:
+        if largest > float(np.finfo(MODEL_DTYPE).max):  # in float64: no overflow warning
             raise ValueError(
                 f"{name} has values as large as {largest:.3g}, beyond float32's range "
                 f"(about 3.4e38): the model computes in float32, where they become inf. "

@@ -131,11 +131,40 @@ def test_out_must_be_a_directory(capsys, small_csv):
         (["--param", "units"], "--param: cannot parse 'units'"),
         (["--baselines", "forest"], "unknown baseline 'forest' for classification"),
         (["--validation-split", "1"], "argument --validation-split"),
+        (["--random-state", "-1"], "argument --random-state"),
+        (["--param", "model__dropout=7"], "model__dropout=7: the dropout rate"),
+        (["--param", "bogus=1"], "Invalid parameter bogus"),
+        (["--model", "os:getcwd"], "returned str, not a keras.Model"),
+        (["--grid", "hidden=(0,),(-3,)"], "model__hidden_layer_sizes=(0,)"),
     ],
 )
 def test_model_param_and_baseline_errors_are_one_line(capsys, small_csv, argv, fragment):
     code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "outcome",
                        "--cv", "2", "--epochs", "1", *argv)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_out_is_checked_before_the_fits(capsys, small_csv, monkeypatch):
+    monkeypatch.setattr(cli, "load_csv", lambda *a: pytest.fail("read the data"))
+    code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "outcome",
+                       "--out", str(small_csv / "sub"))
+    assert_one_line_error(code, err, "is not a directory this user may write in")
+
+
+@pytest.mark.parametrize(("column", "value", "task", "fragment"), [
+    ("x1", np.inf, "classification", "Column 'x1' has infinite values in 1 row(s)"),
+    ("x1", 1e300, "classification", "Column 'x1' has values as large as 1e+300"),
+    ("outcome", 1e300, "regression", "The target has values as large as 1e+300"),
+    ("outcome", -np.inf, "regression", "The target has infinite values"),
+])
+def test_values_beyond_float32_are_named(capsys, small_csv, column, value, task, fragment):
+    frame = pd.read_csv(small_csv)
+    if task == "regression":
+        frame["outcome"] = np.linspace(0.0, 1.0, len(frame))
+    frame.loc[5, column] = value
+    frame.to_csv(small_csv, index=False)
+    code, _, err = run(capsys, "report", "--csv", str(small_csv), "--target", "outcome",
+                       "--task", task, "--cv", "2", "--epochs", "1")
     assert_one_line_error(code, err, fragment)
 
 

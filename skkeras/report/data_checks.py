@@ -68,6 +68,7 @@ def check_target(X: pd.DataFrame, y: np.ndarray, task: str, cv: Any) -> np.ndarr
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(pd.Series(y)):
             raise ReportError("The target is not numeric, so it cannot be a regression target.")
+        _check_finite_float32(y.astype(float), "The target")
         if np.nanstd(y.astype(float)) == 0:
             raise ReportError(f"The target is constant ({y[0]!r}): there is nothing to predict.")
         return None
@@ -83,6 +84,21 @@ def check_target(X: pd.DataFrame, y: np.ndarray, task: str, cv: Any) -> np.ndarr
             "use fewer folds or drop the rare class."
         )
     return classes
+
+
+def _check_finite_float32(values: np.ndarray, what: str) -> None:
+    """Refuse infinite values and values beyond float32, which every network computes in."""
+    infinite = int(np.isinf(values).sum())
+    if infinite:
+        raise ReportError(
+            f"{what} has infinite values in {infinite} row(s): remove them or mark them missing."
+        )
+    largest = float(np.nanmax(np.abs(values), initial=0.0))
+    if largest > float(np.finfo(np.float32).max):
+        raise ReportError(
+            f"{what} has values as large as {largest:.3g}, beyond float32's range (about 3.4e38), "
+            "in which the networks compute: rescale it."
+        )
 
 
 def label(value: Any) -> Any:
@@ -145,7 +161,9 @@ def check_data(
     - ID-like columns (text or integers with a different value in every row)
       and constant columns are dropped;
     - high-cardinality categorical columns, duplicate rows, class imbalance and
-      missing values are reported.
+      missing values are reported;
+    - a numeric column with infinite values or values beyond float32's range
+      raises :class:`~skkeras.report.spec.ReportError` naming it.
 
     Parameters
     ----------
@@ -190,6 +208,8 @@ def check_data(
             ids.append(name)
         else:
             numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+            if numeric:
+                _check_finite_float32(column.to_numpy(dtype=float, na_value=np.nan), f"Column {name!r}")
             info.update(kind="numeric" if numeric else "categorical", action="kept")
             if not numeric and info["unique"] > max(HIGH_CARDINALITY, 0.1 * n):
                 wide.append(f"{name!r} ({info['unique']} levels)")
