@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +100,8 @@ def atomic_write(target: Path, write: Callable[[str], None]) -> None:
         try:
             write(tmp)
             _fsync(tmp)
+            if target.exists():  # a file saved over keeps its permissions (a 0600 stays 0600)
+                os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
         except Exception as error:
             full = disk_full_error(error, target, directory)
             if full is not None:

@@ -143,6 +143,9 @@ def describe_value(value: Any) -> str:
 DATA_TAGS = frozenset({"float", "scalar", "dtype", "ndarray", "tuple", "dict", "dataclass", "unrestorable"})
 PARAM_TAGS = DATA_TAGS | {"slice", "random_state", "fitted_model", "keras", "import"}
 _MAX_DEPTH = 32
+#: Memory all the arrays of one file's state may take, and the widest string type.
+_MAX_ARRAY_BYTES = 256 * 2**20
+_MAX_ITEMSIZE = 2**16
 
 
 class Decoder:
@@ -159,6 +162,7 @@ class Decoder:
         self.trust = trust
         self.fitted_model = fitted_model
         self.unrestored: dict[str, UnrestoredParam] = {}
+        self._array_bytes_left = _MAX_ARRAY_BYTES
 
     def decode_param(self, data: Any, where: str) -> Any:
         return self._decode(data, where, PARAM_TAGS, 0)
@@ -201,6 +205,10 @@ class Decoder:
         if not isinstance(shape, list) or not all(_is_int(n) and n >= 0 for n in shape):
             raise StateError(f"{where}: the array shape {shape!r} is not a list of sizes")
         values = self._decode(data["data"], where, frozenset({"float"}), depth)
+        dtype = np.dtype(object) if data["dtype"] == "object" else _plain_dtype(data["dtype"], where)
+        self._array_bytes_left -= dtype.itemsize * math.prod(shape)  # before allocating
+        if self._array_bytes_left < 0:
+            raise StateError(f"{where}: the file's arrays take more than {_MAX_ARRAY_BYTES} bytes")
         if data["dtype"] == "object":
             if not isinstance(values, list) or not all(
                 v is None or isinstance(v, str | bool | int | float) for v in values
@@ -209,7 +217,12 @@ class Decoder:
             array = np.empty(len(values), dtype=object)
             array[:] = values
             return array.reshape(shape)
-        return np.array(values, dtype=_plain_dtype(data["dtype"], where)).reshape(shape)
+        if dtype.kind in "US":  # as wide as the data needs, then the declared width
+            array = np.array(values)
+            if array.size != math.prod(shape):
+                raise StateError(f"{where}: {array.size} values for the shape {shape}")
+            return array.astype(dtype).reshape(shape)
+        return np.array(values, dtype=dtype).reshape(shape)
 
     def _decode_tuple(self, data: dict, where: str, tags: frozenset[str], depth: int) -> tuple:
         return tuple(self._decode(v, f"{where}[{i}]", tags, depth) for i, v in enumerate(data["items"]))
@@ -265,16 +278,30 @@ class Decoder:
             raise StateError(f"{where}: {name} cannot be made from the file's fields: {error}") from None
 
     def _decode_keras(self, data: dict, where: str, tags: frozenset[str], depth: int) -> Any:
+        """A Keras object (an optimizer, loss, metric, layer... instance, the only kinds
+        :class:`Encoder` writes so): a config that makes anything else (a class or
+        function, which Keras's "function" configs reach in any public Keras module,
+        ``CSVLogger`` included) or holds arrays of other than numbers is refused."""
         config = data["config"]
+        name = config.get("class_name", "?") if isinstance(config, dict) else "?"
+        problem = _keras_config_problem(config)
+        if problem is not None:
+            return self.placeholder(where, f"a Keras {name}", problem)
         try:
             with keras_safe_mode(not self.trust.trust_all):
-                return keras.saving.deserialize_keras_object(
+                made = keras.saving.deserialize_keras_object(
                     config, custom_objects=self.trust.keras_custom_objects(),
                     safe_mode=not self.trust.trust_all,
                 )
         except Exception as error:  # noqa: BLE001
-            name = config.get("class_name", "?") if isinstance(config, dict) else "?"
             return self.placeholder(where, f"a Keras {name}", f"Keras could not rebuild it: {error}")
+        if not isinstance(made, _KERAS_SERIALIZABLE):
+            return self.placeholder(
+                where, f"a Keras {name}", f"files hold Keras objects as instances, but this "
+                f"config makes {describe_value(made)}; a class or function is stored by name "
+                "and must be trusted",
+            )
+        return made
 
     def _decode_import(self, data: dict, where: str, tags: frozenset[str], depth: int) -> Any:
         name = data["name"]
@@ -297,6 +324,32 @@ class Decoder:
         return placeholder
 
 
+def _keras_config_problem(config: Any) -> str | None:
+    """Why a Keras config may not be rebuilt, or None: arrays in it (Keras's
+    ``__numpy__``/``__tensor__`` entries) must be of numbers, so their size is the
+    file's; a string dtype could declare gigabytes per element."""
+    pending, seen = [config], 0
+    while pending:
+        node = pending.pop()
+        seen += 1
+        if seen > 100_000:
+            return "its config is implausibly large"
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            if node.get("class_name") in ("__numpy__", "__tensor__"):
+                inner = node.get("config")
+                dtype = inner.get("dtype") if isinstance(inner, dict) else None
+                try:
+                    kind = np.dtype(dtype).kind if isinstance(dtype, str) and len(dtype) <= 16 else None
+                except TypeError:
+                    kind = None
+                if kind is None or kind not in "biuf":
+                    return f"it holds an array of dtype {str(dtype)[:40]!r}; only numbers are read"
+            pending.extend(node.values())
+    return None
+
+
 def _plain_dtype(spec: Any, where: str, allow_object: bool = False) -> np.dtype:
     if not isinstance(spec, str) or len(spec) > 16:
         raise StateError(f"{where}: {spec!r} is not a dtype name")
@@ -306,6 +359,8 @@ def _plain_dtype(spec: Any, where: str, allow_object: bool = False) -> np.dtype:
         raise StateError(f"{where}: {spec!r} is not a dtype name") from None
     if dtype.kind not in "biufUS" and not (allow_object and dtype.kind == "O"):
         raise StateError(f"{where}: dtype {dtype} is not allowed")
+    if dtype.itemsize > _MAX_ITEMSIZE:
+        raise StateError(f"{where}: dtype {spec!r} is wider than {_MAX_ITEMSIZE} bytes an element")
     return dtype
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
+import math
 import os
 import warnings
 import zipfile
@@ -21,6 +23,13 @@ import keras
 import numpy as np
 
 from .atomic import TEMP_MARK, PathLike, is_temp_file
+from .guards import (
+    MAX_CONFIG_BYTES,
+    check_zip_member,
+    h5_stored_dataset,
+    h5_stored_node,
+    zip_member,
+)
 from .state import FORMAT_NAME, FORMAT_VERSION, ModelFileError, keras_safe_mode, parse_state
 
 #: Where the estimator state lives in each kind of file.
@@ -52,16 +61,22 @@ def writer_for(path: PathLike) -> tuple[Path, Callable[[Any, str, str], None]]:
 
 
 def write_h5(model: Any, state_json: str, tmp: str) -> None:
+    """The HDF5 file is built in memory and written in one Python write: libhdf5 writing
+    to a disk that fills up can crash the process (seen in h5py's flush), where Python's
+    write raises ``OSError(ENOSPC)``."""
     import h5py
 
     from .._keras_compat import legacy_h5_format
 
-    with h5py.File(tmp, "w") as f:
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
         with compile_config_protected(model):
             legacy_h5_format().save_model_to_hdf5(model, f, include_optimizer=True)
         f.create_dataset(H5_STATE_DATASET, data=state_json, dtype=h5py.string_dtype("utf-8"))
         f.attrs["skkeras_format"] = FORMAT_NAME
         f.attrs["skkeras_format_version"] = FORMAT_VERSION
+    with open(tmp, "wb") as out:
+        out.write(image.getbuffer())
 
 
 def write_keras(model: Any, state_json: str, tmp: str) -> None:
@@ -108,6 +123,14 @@ def compile_config_protected(model: Any) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------- reading
+def check_model_path(path: str) -> None:
+    """A missing file is ``FileNotFoundError``; a directory, FIFO or device, ``ModelFileError``."""
+    if not os.path.isfile(path):
+        if os.path.exists(path):
+            raise ModelFileError(path, "it is not a regular file.")
+        raise FileNotFoundError(f"No such file: {path!r}")
+
+
 def read_state_and_model(
     path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None
 ) -> tuple[dict, Any, bool]:
@@ -162,8 +185,9 @@ def keras_error(path: str, error: Exception) -> ModelFileError:
     text = str(error)
     if "safe_mode" in text or ("Lambda" in text and "unsafe" in text.lower()):
         return ModelFileError(
-            path, "the model holds Python code (a Lambda layer or function), which loading "
-            "would run, so safe mode refuses it. If you trust the file, load it with "
+            path, "the model holds something Keras's safe mode refuses: Python code (a Lambda "
+            "layer or function), which loading would run, or a layer that reads other files "
+            "(TFSMLayer, a lookup layer's vocabulary file). If you trust the file, load it with "
             f"skkeras.load(path, safe_mode=False). Keras said: {text}",
         )
     return ModelFileError(path, f"Keras could not rebuild the model from it (corrupted, or custom "
@@ -175,10 +199,10 @@ def _h5_state_bytes(path: str, f: Any) -> Any:
     import h5py
 
     try:
-        if H5_STATE_DATASET not in f:
+        if f.get(H5_STATE_DATASET, getlink=True) is None:  # ``in`` would follow a link
             raise not_skkeras(path, "model_config" in f.attrs)
-        dataset = f[H5_STATE_DATASET]
-        if not isinstance(dataset, h5py.Dataset) or dataset.shape != () or dataset.dtype.kind not in "OS":
+        dataset = h5_stored_dataset(f, H5_STATE_DATASET, _MAX_STATE_BYTES)
+        if dataset.shape != () or h5py.check_string_dtype(dataset.dtype) is None:
             raise ValueError(f"{H5_STATE_DATASET} is not a JSON string")
         if dataset.id.get_storage_size() > _MAX_STATE_BYTES:
             raise ValueError("the state dataset is implausibly large")
@@ -246,20 +270,22 @@ def restore_h5_optimizer(path: str, model: Any, f: Any) -> None:
     if optimizer is None or "optimizer_weights" not in f:
         return
     try:
-        group = f["optimizer_weights"]
+        group = h5_stored_node(f, "optimizer_weights")
         names = [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
-        values = [np.asarray(group[name]) for name in names]
-        if len(values) <= 2 and not optimizer.built:
+        if len(names) <= 2 and not optimizer.built:
             return  # saved before its first step: only iterations and learning rate, nothing learnt
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         variables = list(optimizer.variables)
-        if len(variables) != len(values) or any(
-            tuple(v.shape) != a.shape for v, a in zip(variables, values, strict=True)
-        ):
-            raise ValueError(f"{len(values)} saved values for {len(variables)} optimizer variables")
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(value)
+        if len(variables) != len(names):
+            raise ValueError(f"{len(names)} saved values for {len(variables)} optimizer variables")
+        # Each dataset checked (stored in this file, the variable's shape) before it is read.
+        datasets = [h5_stored_dataset(group, name, 8 * max(1, math.prod(v.shape)))
+                    for name, v in zip(names, variables, strict=True)]
+        if any(tuple(v.shape) != d.shape for v, d in zip(variables, datasets, strict=True)):
+            raise ValueError("the saved optimizer values do not have the variables' shapes")
+        for variable, dataset in zip(variables, datasets, strict=True):
+            variable.assign(np.asarray(dataset))
     except Exception as error:  # noqa: BLE001
         warnings.warn(
             f"{path}: the optimizer's state could not be restored ({error}); training "
@@ -276,6 +302,8 @@ def load_keras_model(path: str, safe_mode: bool, custom_objects: Mapping[str, An
     with open(path, "rb") as f:
         head = f.read(8)
     custom = dict(custom_objects or {})
+    if not head.startswith(HDF5_SIGNATURE):
+        _check_keras_members(path)
     try:
         if not head.startswith(HDF5_SIGNATURE):
             return _load_keras_zip(path, safe_mode, custom_objects)
@@ -311,20 +339,26 @@ def _zip_state_bytes(path: str) -> bytes:
         names = archive.namelist()
         if KERAS_STATE_MEMBER not in names:
             raise not_skkeras(path, "config.json" in names)
-        try:
-            if archive.getinfo(KERAS_STATE_MEMBER).file_size > _MAX_STATE_BYTES:
-                raise ValueError("the state member is implausibly large")
-            raw = archive.read(KERAS_STATE_MEMBER)
-            bad = archive.testzip()
-            if bad is not None:
-                raise ValueError(f"the member {bad!r} fails its checksum")
+        try:  # only the members read, as they are read (testzip would inflate every one)
+            raw = zip_member(archive, KERAS_STATE_MEMBER, _MAX_STATE_BYTES)
         except Exception as error:  # noqa: BLE001
             raise ModelFileError(path, f"it is corrupted: {error}") from None
     return raw
 
 
+def _check_keras_members(path: str) -> None:
+    """Keras reads ``config.json`` and ``metadata.json`` whole (up to 4 GiB): refuse more."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in ("config.json", "metadata.json"):
+                check_zip_member(archive, name, MAX_CONFIG_BYTES)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ModelFileError(path, f"it is refused: {error}") from None
+
+
 def _read_keras(path: str, safe_mode: bool, custom_objects: Mapping[str, Any] | None) -> tuple[dict, Any, bool]:
     state = parse_state(path, _zip_state_bytes(path))
+    _check_keras_members(path)
     try:
         model = _load_keras_zip(path, safe_mode, custom_objects)
     except Exception as error:  # noqa: BLE001

@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .files import load_keras_model
+from .files import check_model_path, load_keras_model
 
 
 def from_model(
@@ -24,8 +24,7 @@ def from_model(
 
     if isinstance(model, str | os.PathLike):
         path = os.fspath(model)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No such file: {path!r}")
+        check_model_path(path)
         model = load_keras_model(path, safe_mode, custom_objects)
     if not isinstance(model, keras.Model):
         raise ValueError(f"from_model() needs a keras.Model or the path of a Keras file, got {type(model).__name__}.")

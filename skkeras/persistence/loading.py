@@ -13,11 +13,13 @@ import keras
 from .atomic import atomic_write
 from .codec import Decoder as _Decoder
 from .files import (
+    check_model_path,
     read_state,
     read_state_and_model,
     repair_compile_config,
     writer_for,
 )
+from .guards import MAX_CONFIG_BYTES, zip_member
 from .state import (
     ModelFileError,
     StateError,
@@ -138,7 +140,7 @@ def untrusted_references(path: PathLike, *, trusted: TrustedSpec = None) -> list
     you trust them: trusting a name lets the file call it with arguments it chose.
     """
     path = os.fspath(path)
-    _check_path(path)
+    check_model_path(path)
     trust = Trust(trusted)
     state = read_state(path)
     found: set[str] = set()
@@ -194,7 +196,7 @@ def _model_config(path: str) -> Any:
             head = f.read(4)
         if head == b"PK\x03\x04":
             with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
+                return json.loads(zip_member(archive, "config.json", MAX_CONFIG_BYTES))
         import h5py
 
         with h5py.File(path, "r") as f:
@@ -204,20 +206,13 @@ def _model_config(path: str) -> Any:
         return None
 
 
-def _check_path(path: str) -> None:
-    if not os.path.isfile(path):
-        if os.path.exists(path):
-            raise ModelFileError(path, "it is not a regular file.")
-        raise FileNotFoundError(f"No such file: {path!r}")
-
-
 def load_estimator(
     path: PathLike, cls: type | None, *, safe_mode: bool, custom_objects: Mapping[str, Any] | None,
     trusted: TrustedSpec,
 ) -> Any:
     path = os.fspath(path)
     trust = Trust(trusted, safe_mode=safe_mode, custom_objects=custom_objects)
-    _check_path(path)
+    check_model_path(path)
     state, model, compiled = read_state_and_model(path, safe_mode, trust.keras_custom_objects())
     return _estimator_from_state(path, state, model, compiled, cls, trust)
 
