@@ -81,28 +81,21 @@ class DataStepsMixin:
         return X, y
 
     def _check_like_first_fit(self, X: Any, y: Any) -> None:
-        """A continuing fit's X and y must have the dimensions and (safely castable)
-        dtypes of the first fit's, as scikeras checks."""
+        """A continuing fit's X and y must have the dimensions of the first fit's, as
+        scikeras checks; other dtypes are cast, as scikit-learn's MLP casts them
+        (``skkeras.scikeras`` refuses unsafe casts, see :meth:`_check_continuing_dtypes`)."""
         name = type(self).__name__
-        shape, dtype = self.__dict__.get("X_shape_"), self.__dict__.get("X_dtype_")
-        if isinstance(X, np.ndarray) and isinstance(shape, tuple):
-            if X.ndim != len(shape):
-                raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
-                                 f"{len(shape)} dimensions in X.")
-            if dtype is not None and not np.can_cast(X.dtype, dtype):
-                raise ValueError(f"Got X with dtype {X.dtype}, but this {name} expected {dtype} "
-                                 f"and casting from {X.dtype} to {dtype} is not safe.")
-        if y is None or "y_ndim_" not in self.__dict__:
-            return
-        if y.ndim != self.y_ndim_:
+        shape = self.__dict__.get("X_shape_")
+        if isinstance(X, np.ndarray) and isinstance(shape, tuple) and X.ndim != len(shape):
+            raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
+                             f"{len(shape)} dimensions in X.")
+        if y is not None and "y_ndim_" in self.__dict__ and y.ndim != self.y_ndim_:
             raise ValueError(f"y has {y.ndim} dimensions, but this {name} is expecting "
                              f"{self.y_ndim_} dimensions in y.")
-        if not np.can_cast(y.dtype, self.y_dtype_) and not (
-            y.dtype.kind in "OUS" and self.y_dtype_.kind in "OUS"
-        ):
-            raise ValueError(f"Got y with dtype {y.dtype}, but this {name} expected "
-                             f"{self.y_dtype_} and casting from {y.dtype} to {self.y_dtype_} "
-                             "is not safe.")
+        self._check_continuing_dtypes(X, y)
+
+    def _check_continuing_dtypes(self, X: Any, y: Any) -> None:
+        """Hook for a continuing fit's dtypes: skkeras accepts any it can train on."""
 
     def _fit_encoders(self, X: Any, y: Any) -> None:
         """Step 2: fit ``target_encoder`` and ``feature_encoder`` (as scikeras, in that

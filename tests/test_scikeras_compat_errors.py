@@ -115,6 +115,23 @@ def test_partial_fit_refuses_epoch_arguments(module, name):
         est.partial_fit(X, Y_REG, **{name: 2})
 
 
+def test_continuing_fit_dtypes_scikeras_refuses_and_skkeras_casts():
+    """scikeras refuses a continuing fit on X or y that does not cast safely to the first
+    fit's dtypes; skkeras's own classes cast, as scikit-learn's MLP does."""
+    X32, y32 = X.astype(np.float32), Y_CLASSES.astype(np.int32)
+    est = compat.KerasClassifier(_classifier, loss="sparse_categorical_crossentropy",
+                                 **QUIET).fit(X32, y32)
+    with pytest.raises(ValueError, match="Got X with dtype float64, but this KerasClassifier "
+                                         "expected float32 and casting .* is not safe"):
+        est.partial_fit(X32.astype(np.float64), y32)
+    with pytest.raises(ValueError, match="Got y with dtype int64, .* expected int32"):
+        est.partial_fit(X32, y32.astype(np.int64))
+    native = skkeras.KerasClassifier(epochs=1, model__hidden_layer_sizes=(3,)).fit(X32, y32)
+    native.partial_fit(X32.astype(np.float64), y32.astype(np.int64))
+    assert native.current_epoch == 2
+    assert set(native.predict(X32.astype(np.float64))) <= set(y32.tolist())
+
+
 def test_continuing_fit_checks_the_width_of_y():
     y = Y_REG.reshape(-1, 1)
     est = compat.KerasRegressor(_mlp, loss="mse", **QUIET).fit(X, y)

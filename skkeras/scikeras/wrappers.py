@@ -99,6 +99,22 @@ class BaseWrapper(_skkeras.BaseWrapper):
             return resolve_seed(copy)
         return super()._fit_seed()
 
+    def _check_continuing_dtypes(self, X: Any, y: Any) -> None:
+        """scikeras's check: a continuing fit refuses X or y that cannot be cast safely
+        to the first fit's dtypes (float64 X after float32 X)."""
+        name = type(self).__name__
+        dtype = self.__dict__.get("X_dtype_")
+        if isinstance(X, np.ndarray) and isinstance(dtype, np.dtype) and not np.can_cast(X.dtype, dtype):
+            raise ValueError(f"Got X with dtype {X.dtype}, but this {name} expected {dtype} "
+                             f"and casting from {X.dtype} to {dtype} is not safe.")
+        expected = self.__dict__.get("y_dtype_")
+        if y is None or expected is None or np.can_cast(y.dtype, expected) or (
+            y.dtype.kind in "OUS" and expected.kind in "OUS"
+        ):
+            return
+        raise ValueError(f"Got y with dtype {y.dtype}, but this {name} expected {expected} "
+                         f"and casting from {y.dtype} to {expected} is not safe.")
+
     def _weights_seed(self, seed: int) -> int:
         """scikeras builds the model under ``random.seed(random_state)`` itself, so a
         model without explicit seeds starts from scikeras's initial weights (on
