@@ -198,9 +198,9 @@ def test_attributes_builders_and_users_read(binary_data):
     assert est.current_epoch == 3
     with pytest.raises(ValueError, match="dimensions in y"):
         est.partial_fit(X, y.reshape(-1, 1, 1)[:, :, 0].repeat(2, axis=1))
-    with pytest.raises(ValueError, match="Got X with dtype"):
-        est.partial_fit(X.astype(np.float64), y)
     assert est.current_epoch == 3
+    est.partial_fit(X.astype(np.float64), y)  # cast, as scikit-learn's MLP casts
+    assert est.current_epoch == 4 and est.X_dtype_ == np.float32
 
 
 # ------------------------------------------------------- initialize, prebuilt
