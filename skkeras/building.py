@@ -181,14 +181,15 @@ def builder_arguments(
                 if value is None:
                     value = UNSET_PARAMETER_MEANS.get(name)
                 arguments[name] = value
-            elif not _same(value, wrapper_defaults.get(name)):
+            elif not same_value(value, wrapper_defaults.get(name)):
                 arguments[name] = value
     arguments.update(extra)
     arguments.update(routed)
     return arguments
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """``a is b or a == b``; arrays and objects that cannot say are different."""
     try:
         return bool(a is b or a == b)
     except Exception:  # arrays and odd objects: treat as changed

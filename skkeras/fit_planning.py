@@ -8,12 +8,16 @@ searches with, :meth:`~FitPlanningMixin.fit_key` and :meth:`~FitPlanningMixin.tr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from . import packing
+from .building import same_value
 from .engine import prepare as prepare_for_training
 from .fitting import (
+    TRAINING_ROUTES,
+    TRAINING_SETTINGS,
     PreparedFit,
     cast_targets,
     job_on_workbench,
@@ -22,6 +26,7 @@ from .fitting import (
 )
 from .inputs import n_rows
 from .job import TrainingJob
+from .routing import routing_prefix
 from .seeding import resolve_seed
 from .settings import FitSettings
 from .training import (
@@ -69,6 +74,7 @@ class FitPlanningMixin:
         model = None
         if continuing:
             X, y = self._validate_data(X, y, reset=False)
+            self._warn_if_model_params_changed()
             model = self.model_
         else:
             self.seed_ = self._fit_seed()
@@ -110,6 +116,32 @@ class FitPlanningMixin:
         if fit.trained_ahead is not None and fit.workbench is None:
             prepare_for_training(fit.model, fit.job.x, fit.job.y, fit.job.batch_size)
         return fit
+
+    def _model_param_values(self) -> dict[str, Any]:
+        """The parameters that shape the model and its compilation (all but the training
+        settings), as they are: a continuing fit keeps the model they built."""
+        return {
+            name: value for name, value in self.get_params(deep=False).items()
+            if name not in TRAINING_SETTINGS and name != "random_state"
+            and routing_prefix(name) not in TRAINING_ROUTES
+        }
+
+    def _warn_if_model_params_changed(self) -> None:
+        """A warm start or ``partial_fit`` trains the model it has: say which parameters
+        changed since it was built and so do nothing (rather than ignore them silently)."""
+        built = self.__dict__.get("_model_params")
+        if built is None:
+            return
+        now = self._model_param_values()
+        changed = sorted(name for name in built.keys() | now.keys()
+                         if not same_value(built.get(name), now.get(name)))
+        if changed:
+            warnings.warn(
+                f"{type(self).__name__} continues training the model it built before (warm_start "
+                f"or partial_fit): {changed} changed since then and have no effect on it. Set "
+                "warm_start=False, or fit a clone, to build a new model with them.",
+                UserWarning, stacklevel=4,
+            )
 
     def fit_key(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[str, str] | None:
         """The keys that identify a fit of this estimator on X, y (see

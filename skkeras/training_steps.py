@@ -87,6 +87,7 @@ class TrainingStepsMixin:
         self.seed_ = result.seed
         if not result.continuing:
             self.history_ = {}
+            self._model_params = self._model_param_values()  # what a warm start compares
         for name, values in result.history.items():
             self.history_.setdefault(name, []).extend(values)
         if result.fit_path is not None:

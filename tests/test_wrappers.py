@@ -2,6 +2,7 @@
 partial_fit, warm_start, initialize, and a failed fit leaving the fitted state alone."""
 
 import pickle
+import warnings
 
 import keras
 import numpy as np
@@ -251,6 +252,27 @@ def test_continuing_fit_refuses_nan_targets(regression_data):
     bad[0] = np.nan
     with pytest.raises(ValueError, match="Input y contains NaN"):
         est.partial_fit(X, bad)
+
+
+def test_warm_start_says_which_model_parameters_no_longer_apply(binary_data):
+    """A warm start trains the model it has; parameters that built it and changed since
+    are named rather than silently ignored (training settings may change freely)."""
+    X, y = binary_data
+    est = KerasClassifier(**TINY, warm_start=True).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.set_params(epochs=1, batch_size=8, verbose=0).fit(X, y)
+        est.partial_fit(X, y)
+    est.set_params(optimizer__learning_rate=1e6, model__hidden_layer_sizes=(7,))
+    with pytest.warns(UserWarning, match=r"\['model__hidden_layer_sizes', "
+                                         r"'optimizer__learning_rate'\] changed since then"):
+        est.fit(X, y)
+    assert [layer.units for layer in est.model_.layers[1:]] == [4, 1]
+    est.set_params(warm_start=False).fit(X, y)  # a new model, with the new parameters
+    assert [layer.units for layer in est.model_.layers[1:]] == [7, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.partial_fit(X, y)
 
 
 def test_warm_start_appends_history(binary_data):
