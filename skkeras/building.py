@@ -324,6 +324,10 @@ def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizer
     """
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
+    rate = kwargs.get("learning_rate")
+    if isinstance(rate, numbers.Real) and not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"optimizer__learning_rate={rate!r}: the learning rate is a positive "
+                         "number (or a keras.optimizers.schedules schedule).")
     if isinstance(optimizer, str):
         named = _class_named(optimizer, keras.optimizers)
         if named is None:
@@ -351,6 +355,10 @@ def make_metrics(metrics: Any, kwargs: Mapping[str, Any]) -> Any:
     if metrics is None:
         return None
     items = list(metrics) if isinstance(metrics, list | tuple) else [metrics]
+    stray = sorted({k.split("__", 1)[0] for k in kwargs if "__" in k} - {str(i) for i in range(len(items))})
+    if stray:
+        raise ValueError(f"metrics__{stray[0]}__* names no metric: there are {len(items)} "
+                         f"(metrics__0__* to metrics__{len(items) - 1}__*).")
     shared = {k: v for k, v in kwargs.items() if "__" not in k}
     made = []
     for i, metric in enumerate(items):

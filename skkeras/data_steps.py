@@ -85,14 +85,24 @@ class DataStepsMixin:
         scikeras checks; other dtypes are cast, as scikit-learn's MLP casts them
         (``skkeras.scikeras`` refuses unsafe casts, see :meth:`_check_continuing_dtypes`)."""
         name = type(self).__name__
-        shape = self.__dict__.get("X_shape_")
-        if isinstance(X, np.ndarray) and isinstance(shape, tuple) and X.ndim != len(shape):
-            raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
-                             f"{len(shape)} dimensions in X.")
+        self._check_sample_shape(X)
         if y is not None and "y_ndim_" in self.__dict__ and y.ndim != self.y_ndim_:
             raise ValueError(f"y has {y.ndim} dimensions, but this {name} is expecting "
                              f"{self.y_ndim_} dimensions in y.")
         self._check_continuing_dtypes(X, y)
+
+    def _check_sample_shape(self, X: Any) -> None:
+        """X's samples must have the shape the first fit's had (scikit-learn's check
+        covers the number of features of 2-D X; this one, images and sequences)."""
+        shape, name = self.__dict__.get("X_shape_"), type(self).__name__
+        if not isinstance(X, np.ndarray) or not isinstance(shape, tuple):
+            return
+        if X.ndim != len(shape):
+            raise ValueError(f"X has {X.ndim} dimensions, but this {name} is expecting "
+                             f"{len(shape)} dimensions in X.")
+        if X.shape[1:] != shape[1:]:
+            raise ValueError(f"X has samples of shape {X.shape[1:]}, but this {name} was "
+                             f"fitted on samples of shape {shape[1:]}.")
 
     def _check_continuing_dtypes(self, X: Any, y: Any) -> None:
         """Hook for a continuing fit's dtypes: skkeras accepts any it can train on."""
@@ -158,6 +168,7 @@ class DataStepsMixin:
     def _model_inputs(self, X: Any) -> Any:
         """X validated against the fit and passed through ``feature_encoder_``."""
         X = validate_features(self, X, reset=False)
+        self._check_sample_shape(X)
         encoder = self.__dict__.get("feature_encoder_")
         if encoder is None:
             return split_inputs(X, self.inputs, getattr(self, "feature_names_in_", None))

@@ -116,7 +116,14 @@ def validation_rows(
     try:
         return train_test_split(rows, stratify=stratify, **kwargs)
     except ValueError:  # a class too small to stratify: split without it
+        pass
+    try:
         return train_test_split(rows, **kwargs)
+    except ValueError:
+        raise ValueError(
+            f"validation_split={fraction} of {n} rows leaves no row to train on or none to "
+            "validate on: use a fraction that keeps at least one of each."
+        ) from None
 
 
 def with_weights(x: Any, y: Any, weights: np.ndarray | None) -> tuple[Any, ...]:

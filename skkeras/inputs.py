@@ -158,6 +158,7 @@ def _column_indices(
     columns: Sequence[int] | Sequence[str] | slice,
     feature_names: np.ndarray | None,
     input_name: str,
+    n_columns: int,
 ) -> Any:
     if isinstance(columns, slice):
         return columns
@@ -175,6 +176,10 @@ def _column_indices(
         if missing:
             raise ValueError(f"inputs[{input_name!r}]: columns {missing} are not in X.")
         return [lookup[c] for c in columns]
+    outside = [c for c in columns if not isinstance(c, int | np.integer) or not -n_columns <= c < n_columns]
+    if outside:
+        raise ValueError(f"inputs[{input_name!r}]: columns {outside} are not column indices of X, "
+                         f"which has {n_columns} columns (0 to {n_columns - 1}).")
     return columns
 
 
@@ -201,14 +206,14 @@ def split_inputs(
         X = typed(scipy.sparse.csr_matrix(X))
         if input_columns is None:
             return X
-        return {name: X[:, _column_indices(columns, feature_names, name)]
+        return {name: X[:, _column_indices(columns, feature_names, name, X.shape[1])]
                 for name, columns in input_columns.items()}
     if input_columns is None:
         return typed(np.asarray(X))
     if X.ndim != 2:
         raise ValueError(f"inputs= needs 2-D X to split by column, got shape {X.shape}.")
     return {
-        name: typed(np.ascontiguousarray(X[:, _column_indices(columns, feature_names, name)]))
+        name: typed(np.ascontiguousarray(X[:, _column_indices(columns, feature_names, name, X.shape[1])]))
         for name, columns in input_columns.items()
     }
 
@@ -275,5 +280,5 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         first = next(iter(X.values()))
         out = np.zeros((len(first), self.n_columns_), dtype=first.dtype)
         for name, columns in self.inputs.items():
-            out[:, _column_indices(columns, self.feature_names, name)] = X[name]
+            out[:, _column_indices(columns, self.feature_names, name, self.n_columns_)] = X[name]
         return out

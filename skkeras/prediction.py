@@ -25,6 +25,7 @@ compiled pass to float32 precision (a few units in the last place), not bitwise.
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -64,6 +65,12 @@ def model_outputs(
     """
     predict_kwargs = dict(predict_kwargs or {})
     batch_size = predict_kwargs.pop("batch_size", None)
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+        or not (batch_size >= 1 or batch_size == -1)
+    ):
+        raise ValueError(f"predict__batch_size={batch_size!r}: give a positive integer, or -1 "
+                         "for every row in one batch.")
     # -1: every row in one call (scikeras's convention).
     chunk = max(1, n_rows(x)) if batch_size == -1 else int(batch_size or PREDICT_CHUNK_ROWS)
     if sparse.is_sparse_input(x):
@@ -123,6 +130,7 @@ def plain_model_inputs(estimator: Any, X: Any) -> np.ndarray | None:
         or state.get("n_features_in_") != X.shape[1]
         or ("model_" not in state and "_deferred_model_" not in state)
         or not X.shape[0]
+        or len(state.get("X_shape_", ())) > 2  # fitted on images or sequences
     ):
         return None
     if X.dtype == np.float64:

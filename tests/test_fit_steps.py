@@ -258,6 +258,11 @@ def test_subclass_taking_an_unstored_routed_name(binary_data):
     ({"engine": "turbo"}, "'engine' parameter"),
     ({"validation_split": 1.0}, "'validation_split' parameter"),
     ({"class_weight": {0: 1, 7: 2}}, r"class_weight names \[7\]"),
+    ({"optimizer__learning_rate": -1.0}, r"optimizer__learning_rate=-1.0: the learning rate is a positive"),
+    ({"optimizer__learning_rate": float("nan")}, "optimizer__learning_rate=nan"),
+    ({"metrics": ["accuracy"], "metrics__5__name": "a"}, r"metrics__5__\* names no metric: there are 1"),
+    ({"validation_split": 0.999}, r"validation_split=0.999 of 120 rows leaves no row"),
+    ({"inputs": {"a": [0, 9]}}, r"inputs\['a'\]: columns \[9\] are not column indices of X, which has 6"),
 ])
 def test_bad_parameters_are_refused_before_training(binary_data, monkeypatch, params, match):
     from skkeras import training
@@ -369,3 +374,35 @@ def test_a_models_own_fit_is_called_with_the_arrays(binary_data):
     assert call["batch_size"] == 16 and call["epochs"] == 3 and call["x"].shape == X.shape
     assert "sample_weight" in call and est.fit_path_.startswith("keras: the model's own fit")
     assert est.current_epoch == 3
+
+
+def test_threshold_is_refused_for_a_multiclass_target(multiclass_data):
+    X, y = multiclass_data
+    with pytest.raises(ValueError, match=r"threshold=0.2 applies to binary and multilabel targets"):
+        KerasClassifier(threshold=0.2, **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size", [0, -5, "x", 2.5, True])
+def test_predict_batch_size_is_checked(binary_data, batch_size):
+    X, y = binary_data
+    est = KerasClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match=r"predict__batch_size=.*positive integer, or -1"):
+        est.set_params(predict__batch_size=batch_size).predict(X)
+    assert est.set_params(predict__batch_size=-1).predict(X).shape == (len(X),)
+
+
+def test_samples_of_another_shape_are_refused(binary_data):
+    X, y = binary_data
+    images = X[:, :6].reshape(-1, 3, 2)
+
+    def flat(meta):
+        return keras.Sequential([keras.Input((3, 2)), keras.layers.Flatten(),
+                                 keras.layers.Dense(1, activation="sigmoid")])
+
+    est = KerasClassifier(model=flat, epochs=1, random_state=0).fit(images, y)
+    for other, match in [(images.reshape(-1, 3, 2, 1), "X has 4 dimensions, but this KerasClassifier "
+                          "is expecting 3"),
+                         (np.zeros((5, 3, 5)), r"samples of shape \(3, 5\), but .* \(3, 2\)"),
+                         (np.zeros((5, 3)), "X has 2 dimensions")]:
+        with pytest.raises(ValueError, match=match):
+            est.predict(other)
