@@ -82,10 +82,17 @@ def check_float32_range(X: Any, name: str = "X") -> None:
 def feature_dtype(X: Any) -> Any:
     """The dtype validation gives X: an integer or float array (dense or sparse) keeps
     its own, as scikeras keeps it (the model receives it so where it trains with its
-    own ``fit``); anything else (objects, lists, data frames) becomes float32."""
+    own ``fit``), and so does an object wrapping such an array; anything else (objects,
+    lists, data frames) becomes float32."""
     dtype = getattr(X, "dtype", None)
     if (isinstance(X, np.ndarray) or scipy.sparse.issparse(X)) and dtype.kind in "iuf":
         return dtype
+    if dtype is None and hasattr(X, "__array__") and not hasattr(X, "dtypes"):
+        # A wrapper around an array (scikit-learn's NotAnArray): its array's dtype, so
+        # that it fits exactly as the array itself would.
+        dtype = np.asarray(X).dtype
+        if dtype.kind in "iuf":
+            return dtype
     return (MODEL_DTYPE, np.float64)
 
 

@@ -257,3 +257,16 @@ def test_builtin_mlp_with_several_inputs(five_features):
     est = KerasClassifier(inputs=GROUPS, **TINY).fit(X, y)
     assert sorted(t.name for t in est.model_.inputs) == ["a", "b"]
     assert est.predict(X).shape == (100,)
+
+
+def test_an_array_wrapper_fits_as_its_array():
+    """scikit-learn's NotAnArray (an object with only ``__array__``) keeps its array's
+    float64, as the array does: a feature encoder sees the same numbers either way."""
+    from sklearn.utils.estimator_checks import _NotAnArray
+
+    X = np.random.RandomState(0).normal(size=(40, 3)) * 100
+    y = X @ [1.0, 2.0, 3.0]
+    plain = KerasRegressor(epochs=2, random_state=0).fit(X, y)
+    wrapped = KerasRegressor(epochs=2, random_state=0).fit(_NotAnArray(X), _NotAnArray(y))
+    assert wrapped.X_dtype_ == plain.X_dtype_ == np.float64
+    np.testing.assert_array_equal(wrapped.predict(X), plain.predict(X))
