@@ -73,25 +73,33 @@ def build_mlp(
     return keras.Model(inputs, outputs, name="skkeras_mlp")
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value: Any) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _stray_routes(kwargs: Mapping[str, Any], names: Any) -> list[str]:
+    """The first parts of routed ``<name>__*`` keys that name none of ``names``."""
+    return sorted({k.split("__", 1)[0] for k in kwargs if "__" in k} - {str(n) for n in names})
+
+
 def _check_mlp_arguments(hidden_layer_sizes: Any, dropout: Any, l2: Any) -> tuple[int, ...]:
     """The MLP's numeric hyperparameters checked, named as the user sets them."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-    def real(value: Any) -> bool:
-        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-    sizes = (hidden_layer_sizes,) if integer(hidden_layer_sizes) else hidden_layer_sizes
+    sizes = (hidden_layer_sizes,) if _integer(hidden_layer_sizes) else hidden_layer_sizes
     if not isinstance(sizes, Sequence | np.ndarray) or isinstance(sizes, str) or not all(
-        integer(units) and units >= 1 for units in sizes
+        _integer(units) and units >= 1 for units in sizes
     ):
         raise ValueError(
             f"model__hidden_layer_sizes={hidden_layer_sizes!r}: the hidden layer sizes are "
             "positive integers, e.g. (100,), (64, 32), or () for no hidden layer."
         )
-    if not real(dropout) or not 0 <= dropout < 1:
+    if not _real(dropout) or not 0 <= dropout < 1:
         raise ValueError(f"model__dropout={dropout!r}: the dropout rate is a number in [0, 1).")
-    if not real(l2) or l2 < 0:
+    if not _real(l2) or l2 < 0:
         raise ValueError(f"model__l2={l2!r}: the L2 penalty is a non-negative number.")
     return tuple(int(units) for units in sizes)
 
@@ -325,7 +333,7 @@ def make_optimizer(optimizer: Any, kwargs: Mapping[str, Any]) -> keras.optimizer
     if optimizer is None:
         optimizer = DEFAULT_OPTIMIZER
     rate = kwargs.get("learning_rate")
-    if isinstance(rate, numbers.Real) and not (math.isfinite(rate) and rate > 0):
+    if isinstance(rate, numbers.Real) and not (_real(rate) and rate > 0):
         raise ValueError(f"optimizer__learning_rate={rate!r}: the learning rate is a positive "
                          "number (or a keras.optimizers.schedules schedule).")
     if isinstance(optimizer, str):
@@ -355,7 +363,7 @@ def make_metrics(metrics: Any, kwargs: Mapping[str, Any]) -> Any:
     if metrics is None:
         return None
     items = list(metrics) if isinstance(metrics, list | tuple) else [metrics]
-    stray = sorted({k.split("__", 1)[0] for k in kwargs if "__" in k} - {str(i) for i in range(len(items))})
+    stray = _stray_routes(kwargs, range(len(items)))
     if stray:
         raise ValueError(f"metrics__{stray[0]}__* names no metric: there are {len(items)} "
                          f"(metrics__0__* to metrics__{len(items) - 1}__*).")
@@ -378,7 +386,7 @@ def make_callbacks(callbacks: Any, kwargs: Mapping[str, Any]) -> list[keras.call
     named = callbacks if isinstance(callbacks, Mapping) else dict(enumerate(
         callbacks if isinstance(callbacks, list | tuple) else [callbacks]
     ))
-    stray = sorted({k.split("__", 1)[0] for k in kwargs if "__" in k} - {str(k) for k in named})
+    stray = _stray_routes(kwargs, named)
     if stray:
         raise ValueError(
             f"callbacks__{stray[0]}__* names no callback: the callbacks are "

@@ -420,14 +420,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         return default_classification_loss(target_type, n_output_units)
 
     def _validate_data(self, X: Any, y: Any = None, reset: bool = False) -> tuple[Any, Any]:
-        """Step 1, and ``threshold`` checked against the target: it applies to binary and
-        multilabel targets, and a multiclass one would ignore it."""
+        """Step 1; ``threshold`` is refused for a multiclass target, which would ignore it."""
         X, y = super()._validate_data(X, y, reset=reset)
         if self.threshold is not None and self.__dict__.get("target_type_") == "multiclass":
-            raise ValueError(
-                f"threshold={self.threshold!r} applies to binary and multilabel targets, but y "
-                "is multiclass: set threshold=None (predictions take the likeliest class)."
-            )
+            raise ValueError(f"threshold={self.threshold!r} applies to binary and multilabel "
+                             "targets, but y is multiclass: set threshold=None.")
         return X, y
 
     def _class_weight_vector(self, y):
